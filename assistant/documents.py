@@ -1,0 +1,278 @@
+"""Load a corpus folder into documents: verbatim text, hand-written metadata, stable ids.
+
+Metadata comes from a sidecar `<file>.meta.toml` next to the document (or YAML front matter in
+.md/.txt files); nothing is guessed except a title taken from the document's own first line.
+The document id is the path relative to the corpus root (JSON article lists: the article's url).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import tomllib
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+SIDECAR_SUFFIX = ".meta.toml"
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".json"}
+FRONT_MATTER = re.compile(r"\A---\r?\n(.*?)\r?\n---\r?\n", re.DOTALL)
+INVISIBLE_TAGS = ("script", "style", "noscript", "template", "head", "svg", "iframe", "object")
+
+
+class DocumentError(Exception):
+    """One file could not be read; the message says why."""
+
+
+class Metadata(BaseModel):
+    """What a user may write in a sidecar or front matter. Every field is optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = ""
+    author: str = ""
+    published: str = ""  # ISO date, YYYY-MM-DD
+    source: str = ""  # the outlet, only when the text names it
+    url: str = ""
+    category: str = ""
+
+    @field_validator("published", mode="before")
+    @classmethod
+    def _iso_date(cls, value: object) -> str:
+        return normalise_date(value)
+
+
+def normalise_date(value: object) -> str:
+    """'2023-11-27 08:45:59.000000000Z', '2023-11-27T08:45:59+00:00', a date -> '2023-11-27'."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, dt.date):
+        return value.isoformat()[:10]
+    text = str(value).strip()
+    match = re.match(r"(\d{4})-(\d{2})-(\d{2})", text)
+    if not match:
+        raise ValueError(f"date {text!r} is not YYYY-MM-DD")
+    dt.date(*map(int, match.groups()))  # rejects 2024-13-40
+    return match.group(0)
+
+
+@dataclass
+class SourceDocument:
+    doc_id: str
+    path: str  # relative to the corpus root, POSIX separators
+    text: str
+    title: str = ""
+    author: str = ""
+    date: str = ""
+    source: str = ""
+    url: str = ""
+    category: str = ""
+
+    def metadata(self) -> dict[str, str]:
+        data = asdict(self)
+        data.pop("text")
+        return data
+
+
+@dataclass
+class Problem:
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass
+class LoadResult:
+    documents: list[SourceDocument] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def load_corpus(root: Path) -> LoadResult:
+    """Every supported file below root; a bad file becomes a Problem and the rest still load."""
+    result = LoadResult()
+    if not root.is_dir():
+        result.problems.append(Problem(str(root), "corpus folder not found; pass --corpus DIR with your documents"))
+        return result
+    seen: set[str] = set()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()):
+        rel = path.relative_to(root).as_posix()
+        if any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue  # hidden files and folders (.git, .DS_Store) are not documents
+        if rel.endswith(SIDECAR_SUFFIX):
+            if not Path(str(path)[: -len(SIDECAR_SUFFIX)]).exists():
+                result.problems.append(Problem(rel, "metadata sidecar without its document; remove it or add the document"))
+            continue
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            result.problems.append(
+                Problem(rel, f"unsupported file type {path.suffix or '(none)'!r}; use {', '.join(sorted(SUPPORTED_SUFFIXES))}")
+            )
+            continue
+        try:
+            for doc in load_file(path, rel):
+                if doc.doc_id in seen:
+                    raise DocumentError(f"duplicate document id {doc.doc_id!r}; ids must be unique")
+                seen.add(doc.doc_id)
+                result.documents.append(doc)
+        except DocumentError as exc:
+            result.problems.append(Problem(rel, str(exc)))
+    return result
+
+
+def load_file(path: Path, rel: str) -> Iterator[SourceDocument]:
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        yield from _articles(path, rel)
+        return
+    if suffix == ".pdf":
+        text, meta = _pdf(path), Metadata()
+    else:
+        raw = _read_text(path)
+        if suffix in HTML_SUFFIXES:
+            text, meta = _html(raw)
+        else:
+            text, meta = _front_matter(raw, rel)
+    meta = _merge(meta, _sidecar(path, rel))
+    if not text.strip():
+        raise DocumentError("no text in the file; add text or remove it")
+    yield SourceDocument(
+        doc_id=rel,
+        path=rel,
+        text=text,
+        title=meta.title or _first_line(text) or path.stem,
+        author=meta.author,
+        date=meta.published,
+        source=meta.source,
+        url=meta.url,
+        category=meta.category,
+    )
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DocumentError(f"cannot read the file ({exc.strerror or exc}); check its permissions") from None
+    if not data.strip():
+        raise DocumentError("the file is empty; add text or remove it")
+    if b"\x00" in data[:8192]:
+        raise DocumentError("binary content, not text; convert it to .txt, .md, .html or .pdf")
+    return data
+
+
+def _read_text(path: Path) -> str:
+    data = _read_bytes(path)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DocumentError(f"not UTF-8 (byte {exc.start}); save the file as UTF-8") from None
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        line = line.strip().lstrip("#").strip()
+        if line:
+            return line[:200]
+    return ""
+
+
+def _front_matter(raw: str, rel: str) -> tuple[str, Metadata]:
+    match = FRONT_MATTER.match(raw)
+    if not match:
+        return raw, Metadata()
+    try:
+        data = yaml.safe_load(match.group(1)) or {}
+        if not isinstance(data, dict):
+            raise DocumentError("front matter is not a key: value mapping")
+        return raw[match.end() :], Metadata(**data)
+    except (yaml.YAMLError, ValidationError, TypeError) as exc:
+        raise DocumentError(f"bad front matter: {_first_error(exc)}; fix the block between the --- lines") from None
+
+
+def _sidecar(path: Path, rel: str) -> Metadata:
+    sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
+    if not sidecar.exists():
+        return Metadata()
+    try:
+        return Metadata(**tomllib.loads(sidecar.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ValidationError, TypeError) as exc:
+        raise DocumentError(f"bad metadata in {sidecar.name}: {_first_error(exc)}; fix that file") from None
+
+
+def _merge(base: Metadata, override: Metadata) -> Metadata:
+    return base.model_copy(update=override.model_dump(exclude_defaults=True))
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        return f"{'.'.join(map(str, err['loc'])) or 'value'}: {err['msg']}"
+    return str(exc).splitlines()[0]
+
+
+def _html(raw: str) -> tuple[str, Metadata]:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(raw, "html.parser")
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    for tag in soup(INVISIBLE_TAGS):
+        tag.decompose()
+    lines = (re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in soup.get_text("\n").splitlines())
+    text = "\n".join(line for line in lines if line)
+    return text, Metadata(title=title)
+
+
+def _pdf(path: Path) -> str:
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    _read_bytes(path)
+    try:
+        reader = PdfReader(path)
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise DocumentError(f"broken PDF ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); re-export it") from None
+    text = "\n\n".join(page.strip() for page in pages if page.strip())
+    if not text:
+        raise DocumentError("the PDF has no extractable text (scanned images?); OCR it first")
+    return text
+
+
+def _articles(path: Path, rel: str) -> Iterator[SourceDocument]:
+    """A JSON list of {title, body, source?, published_at?, url?, author?, category?} objects."""
+    try:
+        items = json.loads(_read_text(path))
+    except json.JSONDecodeError as exc:
+        raise DocumentError(f"broken JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(items, list):
+        raise DocumentError("JSON must be a list of article objects with 'title' and 'body'")
+    found = False
+    for number, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("body"), str) or not item["body"].strip():
+            continue  # an article without a body has nothing to cite
+        found = True
+        author = str(item.get("author") or "")
+        try:
+            date = normalise_date(item.get("published_at"))
+        except ValueError:
+            date = ""
+        yield SourceDocument(
+            doc_id=str(item.get("url") or f"{rel}#{number}"),
+            path=rel,
+            text=item["body"],
+            title=str(item.get("title") or "").strip() or _first_line(item["body"]),
+            author="" if author == "None" else author,
+            date=date,
+            source=str(item.get("source") or ""),
+            url=str(item.get("url") or ""),
+            category=str(item.get("category") or ""),
+        )
+    if not found:
+        raise DocumentError("no article with a non-empty 'body' in the JSON list")
