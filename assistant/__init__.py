@@ -4,4 +4,22 @@ from assistant.offline import go_offline
 
 go_offline()  # before any library below can reach for the network
 
+from assistant.api import Assistant  # noqa: E402
+from assistant.chat import Chat  # noqa: E402
+from assistant.errors import (  # noqa: E402
+    AssistantError,
+    ConfigError,
+    CorpusError,
+    IndexBusyError,
+    IndexMismatchError,
+    IndexStateError,
+    LLMError,
+    QuestionError,
+)
+from assistant.types import Answer, Citation, Passage  # noqa: E402
+
 __version__ = "0.1.0"
+__all__ = [
+    "Answer", "Assistant", "AssistantError", "Chat", "Citation", "ConfigError", "CorpusError", "IndexBusyError",
+    "IndexMismatchError", "IndexStateError", "LLMError", "Passage", "QuestionError",
+]

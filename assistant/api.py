@@ -1,0 +1,125 @@
+"""The one public face: `Assistant.open()`, `ask`, `retrieve`, `chat`. UI, CLI and eval all use it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from assistant.answer import ExtractiveAnswerer, TermWeights
+from assistant.chat import Chat, resolve_followup
+from assistant.config import Settings, load_settings
+from assistant.errors import IndexStateError, QuestionError
+from assistant.ingest import IngestReport, build_settings, ingest
+from assistant.keyword import load_term_stats
+from assistant.retrieve import HybridRetriever
+from assistant.store import IndexDir
+from assistant.tokens import count_tokens
+from assistant.types import Answer, Passage
+
+# Calibrated on the abstention dev set (see README, "Abstention").
+MIN_COVERAGE = 0.5
+
+
+class Assistant:
+    """Question answering over one corpus and its index. Thread-safe for concurrent `ask` calls."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.index = IndexDir(settings.index_dir)
+        self._lock = threading.RLock()
+        self._load()
+
+    @classmethod
+    def open(cls, corpus_dir: str | Path | None = None, index_dir: str | Path | None = None, **settings: Any) -> Assistant:
+        """Open the index (building it first when it is missing); None means the configured default."""
+        resolved = load_settings(corpus_dir=corpus_dir, index_dir=index_dir, **settings)
+        if not IndexDir(resolved.index_dir).exists():
+            ingest(resolved)
+        return cls(resolved)
+
+    def _load(self) -> None:
+        self.index.check_build(build_settings(self.settings))
+        if not self.index.manifest().get("chunks"):
+            raise IndexStateError(f"the index at {self.index.path} is empty; add documents and run `assistant ingest`")
+        try:
+            self.retriever = HybridRetriever(self.index, self.settings)
+            docstore = self.index.docstore()
+            self.documents = {doc_id: doc for doc_id, doc in docstore.docs.items()}
+        except IndexStateError:
+            raise
+        except Exception as exc:  # chroma / bm25s raise many types on a damaged folder
+            raise IndexStateError(
+                f"the index at {self.index.path} is corrupt ({type(exc).__name__}); run `assistant ingest --rebuild`"
+            ) from None
+        df, n_chunks = load_term_stats(self.index)
+        self.extractive = ExtractiveAnswerer(TermWeights(df, n_chunks), MIN_COVERAGE)
+
+    # --- corpus ---------------------------------------------------------------------------
+    def ingest(self, rebuild: bool = False) -> IngestReport:
+        """Re-sync the index with the corpus folder and reload it."""
+        with self._lock:
+            report = ingest(self.settings, rebuild=rebuild)
+            self._load()
+            return report
+
+    def document_text(self, doc_id: str) -> str:
+        try:
+            return self.documents[doc_id].text
+        except KeyError:
+            raise QuestionError(f"no document {doc_id!r} in the index") from None
+
+    def list_documents(self) -> list[dict[str, Any]]:
+        return [
+            {k: doc.metadata.get(k, "") for k in ("doc_id", "path", "title", "date", "source", "author")}
+            for doc in self.documents.values()
+        ]
+
+    # --- questions ------------------------------------------------------------------------
+    def check_question(self, question: str) -> str:
+        if not isinstance(question, str) or not question.strip():
+            raise QuestionError("the question is empty; type a question about the documents")
+        tokens = count_tokens(question)
+        if tokens > self.settings.max_question_tokens:
+            raise QuestionError(
+                f"the question is {tokens} tokens, over the limit of {self.settings.max_question_tokens}; shorten it"
+            )
+        return " ".join(question.split())
+
+    def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
+        question = self.check_question(question)
+        with self._lock:
+            return self.retriever.retrieve(question, k or self.settings.top_k)
+
+    def ask(self, question: str, history: list[str] | None = None, k: int | None = None) -> Answer:
+        """Answer a question; `history` holds earlier user turns of the same conversation."""
+        *_, answer = self._run(question, history or [], k, stream=False)
+        assert isinstance(answer, Answer)
+        return answer
+
+    def stream(self, question: str, history: list[str] | None = None, k: int | None = None) -> Iterator[str | Answer]:
+        """Text pieces as they come, then the complete Answer as the last item."""
+        yield from self._run(question, history or [], k, stream=True)
+
+    def _run(self, question: str, history: list[str], k: int | None, stream: bool) -> Iterator[str | Answer]:
+        started = time.perf_counter()
+        question = self.check_question(question)
+        standalone, context = resolve_followup(question, history, self.settings.history_tokens)
+        with self._lock:
+            passages = self.retriever.retrieve(standalone, k or self.settings.top_k)
+        retrieved_ms = (time.perf_counter() - started) * 1000
+        pieces = self.extractive.stream(question, context, passages)
+        for piece in pieces:
+            if isinstance(piece, Answer):
+                piece.standalone_question = standalone if standalone != question else ""
+                piece.timings_ms = {
+                    "retrieve": round(retrieved_ms, 1),
+                    "total": round((time.perf_counter() - started) * 1000, 1),
+                }
+            if stream or isinstance(piece, Answer):
+                yield piece
+
+    def chat(self) -> Chat:
+        return Chat(self)

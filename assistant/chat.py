@@ -1,0 +1,86 @@
+"""Conversations: a history of user turns, and follow-ups resolved against it within a token budget."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from assistant.text import content_terms
+from assistant.tokens import count_tokens
+from assistant.types import Answer
+
+if TYPE_CHECKING:
+    from assistant.api import Assistant
+
+# Words that point back at something said earlier ("they", "that company", "the same port").
+ANAPHORA = re.compile(
+    r"\b(he|she|it|they|them|his|her|hers|its|their|theirs|this|that|these|those|there|then|same|such|"
+    r"former|latter|one|ones|him)\b",
+    re.IGNORECASE,
+)
+SHORT_QUESTION_TERMS = 3
+
+
+def history_within(history: list[str], budget: int) -> list[str]:
+    """The most recent user turns that fit in `budget` tokens, oldest first."""
+    kept: list[str] = []
+    used = 0
+    for turn in reversed(history):
+        cost = count_tokens(turn)
+        if used + cost > budget:
+            break
+        kept.append(turn)
+        used += cost
+    return list(reversed(kept))
+
+
+def is_followup(question: str) -> bool:
+    return bool(ANAPHORA.search(question)) or len(content_terms(question)) < SHORT_QUESTION_TERMS
+
+
+def resolve_followup(question: str, history: list[str], budget: int) -> tuple[str, str]:
+    """(standalone question for retrieval, history context for answering).
+
+    Without an LLM to rewrite the question, a follow-up is made standalone by carrying the
+    earlier turns along: retrieval sees them, and answering weighs their words at half.
+    """
+    turns = history_within(history, budget)
+    if not turns or not is_followup(question):
+        return question, ""
+    context = " ".join(turns)
+    return f"{question} (context: {context})", context
+
+
+class Chat:
+    """One conversation with its own history; `ask` and `stream` add each turn to it."""
+
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+        self.history: list[str] = []
+        self.answers: list[Answer] = []
+
+    def ask(self, question: str) -> Answer:
+        answer = self.assistant.ask(question, history=self.history)
+        self._remember(question, answer)
+        return answer
+
+    def stream(self, question: str) -> Iterator[str]:
+        """Yields text pieces; the complete Answer is `self.answers[-1]` (and `last`) afterwards."""
+        for piece in self.assistant.stream(question, history=self.history):
+            if isinstance(piece, Answer):
+                self._remember(question, piece)
+            else:
+                yield piece
+
+    @property
+    def last(self) -> Answer | None:
+        return self.answers[-1] if self.answers else None
+
+    def reset(self) -> None:
+        self.history.clear()
+        self.answers.clear()
+
+    def _remember(self, question: str, answer: Answer) -> None:
+        self.history.append(question)
+        self.answers.append(answer)

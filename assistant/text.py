@@ -1,0 +1,65 @@
+"""Words and sentences: the shared tokenizer for keyword scoring and sentence spans with offsets."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import Stemmer
+
+WORD = re.compile(r"\w\w+|\d", re.UNICODE)
+# A sentence ends at . ! ? (and closing quotes/brackets) followed by space, or at a line break.
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+|\s*\n+\s*")
+ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "jr", "sr", "vs", "u.s", "u.k", "no", "inc", "ltd", "co", "gen", "lt", "col", "sgt", "e.g", "i.e", "etc", "jan", "feb", "aug", "sept", "oct", "nov", "dec"}
+STOPWORDS = frozenset(
+    """a an and are as at be but by for if in into is it no not of on or such that the their then there these
+    they this to was will with which what who whom whose when where why how did does do done was were been being
+    has have had having can could would should may might must shall i you he she we me him her us them my your his
+    its our from than so about any all also after before over under up down out more most other some only own same
+    very just according article articles report reports reported said says say tell told both between among
+    while during according per via whether either neither one""".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    return _stemmer().stemWord(word)
+
+
+def content_terms(text: str) -> list[str]:
+    """Lower-cased, stemmed words without stopwords, in order (duplicates kept)."""
+    return [stem(w) for w in (m.group(0).lower() for m in WORD.finditer(text)) if w not in STOPWORDS]
+
+
+def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
+    """(start, end) of each sentence in text, shifted by offset; spans hold no outer whitespace."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in SENTENCE_END.finditer(text):
+        end = match.start()
+        if "\n" not in match.group(0) and _ends_with_abbreviation(text[start:end]):
+            continue
+        _add(spans, text, start, end, offset)
+        start = match.end()
+    _add(spans, text, start, len(text), offset)
+    return spans
+
+
+def _ends_with_abbreviation(sentence: str) -> bool:
+    last = sentence.rsplit(None, 1)[-1].rstrip(".").lower() if sentence.strip() else ""
+    return last in ABBREVIATIONS or (len(last) == 1 and last.isalpha())
+
+
+def _add(spans: list[tuple[int, int]], text: str, start: int, end: int, offset: int) -> None:
+    piece = text[start:end]
+    stripped = piece.strip()
+    if not stripped:
+        return
+    lead = len(piece) - len(piece.lstrip())
+    s = start + lead
+    spans.append((offset + s, offset + s + len(stripped)))

@@ -1,0 +1,72 @@
+"""The objects every caller sees: passages, citations and answers (all JSON-serialisable)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk. `text == document_text[start:end]`."""
+
+    node_id: str
+    doc_id: str
+    title: str
+    path: str
+    source: str
+    date: str
+    text: str
+    start: int
+    end: int
+    score: float = 0.0
+    header: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Citation:
+    """A numbered source: the exact quoted span (often one sentence) of a document."""
+
+    number: int
+    doc_id: str
+    title: str
+    path: str
+    source: str
+    date: str
+    text: str
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    abstained: bool = False
+    retrieved: list[Passage] = field(default_factory=list)
+    mode: str = "extractive"
+    standalone_question: str = ""  # the follow-up rewritten against the history
+    unsupported: list[str] = field(default_factory=list)  # sentences / markers that failed the citation check
+    notice: str = ""  # e.g. "the LLM was unreachable; answered extractively"
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "text": self.text,
+            "citations": [c.to_dict() for c in self.citations],
+            "abstained": self.abstained,
+            "retrieved": [p.to_dict() for p in self.retrieved],
+            "mode": self.mode,
+            "standalone_question": self.standalone_question,
+            "unsupported": list(self.unsupported),
+            "notice": self.notice,
+            "timings_ms": dict(self.timings_ms),
+        }
