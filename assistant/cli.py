@@ -81,6 +81,33 @@ def status(corpus: CorpusOpt = None, index: IndexOpt = None, as_json: JsonOpt = 
         out.print(f"{key:16} {value}")
 
 
+@app.command("eval")
+@reports_errors
+def eval_gold(
+    gold: Annotated[Path, typer.Option("--gold", help="Gold questions, JSON lines.")] = Path("eval/gold.jsonl"),
+    mode: Annotated[str | None, typer.Option("--mode", help="Answer mode [default: configured].")] = None,
+    corpus: CorpusOpt = None,
+    index: IndexOpt = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for results and summary.")] = Path("eval/out"),
+    thresholds: Annotated[Path, typer.Option("--thresholds", help="Minimums per mode.")] = Path("eval/thresholds.toml"),
+    no_check: Annotated[bool, typer.Option("--no-check", help="Measure only; do not compare with thresholds.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score the assistant on gold questions; exit 1 when a metric misses its threshold."""
+    from assistant.evaluation import markdown, run_eval
+
+    settings = settings_from(corpus_dir=corpus, index_dir=index, answer_mode=mode)
+    summary = run_eval(settings, gold, out_dir, None if no_check else thresholds)
+    err.print(f"{summary['items']} items in {summary['seconds']}s; results in {out_dir}", soft_wrap=True)
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        print(markdown(summary, None))
+    if summary["passed"] is False:
+        err.print(f"[bold red]below thresholds:[/] {'; '.join(summary['threshold_failures'])}", soft_wrap=True)
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app(prog_name="assistant")
 
