@@ -128,10 +128,13 @@ def choose(scored: Sequence[Scored], min_coverage: float) -> list[Scored]:
 
 
 def with_marker(sentence: str, markers: str) -> str:
+    """'... of Najin.' -> '... of Najin [1].'; a closing quote stays with its words: '"unprecedented" [1].'"""
     sentence = sentence.rstrip()
-    if sentence and sentence[-1] in ".!?" and not sentence.endswith("..."):
-        return f"{sentence[:-1]} {markers}{sentence[-1]}"
-    return f"{sentence} {markers}"
+    body = sentence.rstrip("\"'”’)]")
+    closers = sentence[len(body) :]
+    if body and body[-1] in ".!?" and not body.endswith("..."):
+        return f"{body[:-1]}{closers} {markers}{body[-1]}"
+    return f"{sentence} {markers}."
 
 
 def compose(question: str, chosen: Sequence[Scored], retrieved: list[Passage]) -> Answer:

@@ -8,8 +8,8 @@ from functools import lru_cache
 import Stemmer
 
 WORD = re.compile(r"\w\w+|\d", re.UNICODE)
-# A sentence ends at . ! ? (and closing quotes/brackets) followed by space, or at a line break.
-SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+|\s*\n+\s*")
+# A sentence ends after . ! ? and any closing quotes/brackets, before white space; or at a line break.
+SENTENCE_END = re.compile(r"(?<=[.!?])(?:[\"'”’)\]]*)(?=\s)|(?=\n)")
 ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "jr", "sr", "vs", "u.s", "u.k", "no", "inc", "ltd", "co", "gen", "lt", "col", "sgt", "e.g", "i.e", "etc", "jan", "feb", "aug", "sept", "oct", "nov", "dec"}
 STOPWORDS = frozenset(
     """a an and are as at be but by for if in into is it no not of on or such that the their then there these
@@ -41,11 +41,11 @@ def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     start = 0
     for match in SENTENCE_END.finditer(text):
-        end = match.start()
-        if "\n" not in match.group(0) and _ends_with_abbreviation(text[start:end]):
+        end = match.end()
+        if text[end : end + 1] != "\n" and _ends_with_abbreviation(text[start : match.start()]):
             continue
         _add(spans, text, start, end, offset)
-        start = match.end()
+        start = end
     _add(spans, text, start, len(text), offset)
     return spans
 

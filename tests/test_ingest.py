@@ -1,0 +1,270 @@
+"""Ingest with the real embedding model into a real Chroma store on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from assistant.config import load_settings
+from assistant.documents import load_corpus
+from assistant.errors import CorpusError, IndexBusyError, IndexMismatchError
+from assistant.ingest import ingest
+from assistant.keyword import all_chunks
+from assistant.store import IndexDir
+from conftest import BRITAIN_DOC, ROOT, UK_DOC, copy_corpus
+
+MULTIHOP = ROOT.parent / "shared" / "benchmarks" / "multihop-rag" / "corpus.json"
+
+
+def cli(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args],
+        capture_output=True, text=True, cwd=cwd, env={**os.environ, **(env or {})}, timeout=600,
+    )
+
+
+def chunks_by_doc(index_dir: Path) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for node in all_chunks(IndexDir(index_dir)):
+        out.setdefault(node.metadata["doc_id"], []).append(node.text)
+    return out
+
+
+@pytest.fixture()
+def corpus(tmp_path: Path) -> Path:
+    return copy_corpus(tmp_path / "corpus")
+
+
+def test_shipped_corpus_then_rerun_embeds_nothing(corpus: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    first = cli("ingest", "--corpus", str(corpus), "--index", str(index), "--json")
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout.strip().splitlines()[-1])
+    assert summary["added"] == 2 and summary["unchanged"] == 0 and summary["chunks"] > 2
+
+    stored = chunks_by_doc(index)
+    assert set(stored) == {UK_DOC, BRITAIN_DOC}
+    for node in all_chunks(IndexDir(index)):
+        text = (corpus / node.metadata["path"]).read_text(encoding="utf-8")
+        assert text[node.metadata["start"] : node.metadata["end"]] == node.text
+        assert "Najin" not in node.metadata["header"] or "Najin" in node.metadata["title"]
+
+    changed = cli("ingest", "--corpus", str(corpus), "--index", str(index), env={"ASSISTANT_EMBED_MODEL": "other-model"})
+    assert changed.returncode == 2 and "assistant ingest --rebuild" in changed.stderr
+
+    again = cli("ingest", "--corpus", str(corpus), "--index", str(index), "--json")
+    summary = json.loads(again.stdout.strip().splitlines()[-1])
+    assert (summary["added"], summary["updated"], summary["removed"], summary["unchanged"]) == (0, 0, 0, 2)
+    assert summary["chunks"] == sum(len(v) for v in stored.values())
+
+
+def test_rerun_does_not_embed(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import assistant.ingest as ingest_module
+
+    settings = load_settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    ingest(settings, progress=False)
+
+    def no_embedding(*args: object) -> None:
+        raise AssertionError("an unchanged corpus must not be embedded again")
+
+    monkeypatch.setattr(ingest_module, "load_embed_model", no_embedding)
+    report = ingest(settings, progress=False)
+    assert (report.added, report.unchanged) == (0, 2)
+
+
+def test_edit_and_delete_are_synced(corpus: Path, tmp_path: Path) -> None:
+    settings = load_settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    ingest(settings, progress=False)
+    uk = corpus / UK_DOC
+    uk.write_text(uk.read_text(encoding="utf-8") + "\nA new closing paragraph about the port of Vladivostok.\n", encoding="utf-8")
+    report = ingest(settings, progress=False)
+    assert (report.added, report.updated, report.unchanged, report.removed) == (0, 1, 1, 0)
+    uk_chunks = chunks_by_doc(settings.index_dir)[UK_DOC]
+    assert any("Vladivostok" in text for text in uk_chunks)
+    assert len(uk_chunks) == len(set(uk_chunks)), "old chunks of the edited document must be replaced"
+
+    (corpus / BRITAIN_DOC).unlink()
+    (corpus / (BRITAIN_DOC + ".meta.toml")).unlink()
+    report = ingest(settings, progress=False)
+    assert (report.removed, report.unchanged) == (1, 1)
+    assert set(chunks_by_doc(settings.index_dir)) == {UK_DOC}
+    from assistant import Assistant
+
+    hits = Assistant.open(corpus, settings.index_dir).retrieve("Tikhoretsk ammunition depot Streletskaya Bay", k=20)
+    assert hits and {p.doc_id for p in hits} == {UK_DOC}
+
+
+def _tiny_pdf(text: str) -> bytes:
+    """A minimal valid one-page PDF whose page shows `text` (Helvetica)."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_loaders_and_metadata(tmp_path: Path) -> None:
+    root = tmp_path / "corpus"
+    (root / "sub").mkdir(parents=True)
+    (root / "page.html").write_text(
+        "<html><head><title>Port report</title><style>p{color:red}</style></head><body>"
+        "<script>alert('x')</script><p>Ships loaded at Najin.</p><noscript>hidden</noscript></body></html>",
+        encoding="utf-8",
+    )
+    (root / "sub" / "notes.md").write_text("---\ntitle: Notes\npublished: 2024-01-22\nsource: Example Wire\n---\n# Heading\nBody text.\n", encoding="utf-8")
+    (root / "scan.pdf").write_bytes(_tiny_pdf("Angara loaded containers"))
+    (root / "articles.json").write_text(json.dumps([
+        {"title": "A", "body": "Alpha body.", "url": "https://example.org/a", "source": "Wire", "published_at": "2023-11-27 08:45:59.000000000Z"},
+        {"title": "B", "body": "Beta body.", "published_at": "2023-10-01T10:00:00+00:00"},
+    ]), encoding="utf-8")
+    result = load_corpus(root)
+    assert not result.problems
+    docs = {d.doc_id: d for d in result.documents}
+    assert docs["page.html"].text == "Ships loaded at Najin." and docs["page.html"].title == "Port report"
+    md = docs["sub/notes.md"]
+    assert (md.title, md.date, md.source, md.text) == ("Notes", "2024-01-22", "Example Wire", "# Heading\nBody text.\n")
+    assert "Angara loaded containers" in docs["scan.pdf"].text
+    assert docs["https://example.org/a"].date == "2023-11-27" and docs["https://example.org/a"].path == "articles.json"
+    assert docs["articles.json#1"].date == "2023-10-01"
+
+
+def test_shipped_metadata_is_only_what_the_text_states() -> None:
+    docs = {d.doc_id: d for d in load_corpus(ROOT / "corpus").documents}
+    assert docs[UK_DOC].date == "2024-01-22" and docs[UK_DOC].author == "" and docs[UK_DOC].source == ""
+    assert docs[BRITAIN_DOC].author == "Liza Brovko" and docs[BRITAIN_DOC].date == "" and docs[BRITAIN_DOC].source == ""
+    for doc in docs.values():  # verbatim: the document text is the file
+        assert doc.text == (ROOT / "corpus" / doc.path).read_text(encoding="utf-8")
+
+
+@pytest.mark.skipif(not MULTIHOP.exists(), reason="MultiHop-RAG corpus not present")
+def test_multihop_corpus_json_loads_as_is(tmp_path: Path) -> None:
+    root = tmp_path / "corpus"
+    root.mkdir()
+    (root / "corpus.json").symlink_to(MULTIHOP)
+    result = load_corpus(root)
+    assert not result.problems
+    assert len(result.documents) == 609
+    assert all(d.doc_id.startswith("http") for d in result.documents)
+
+
+def test_bad_files_are_reported_and_skipped_and_nothing_indexed_is_lost(corpus: Path, tmp_path: Path) -> None:
+    settings = load_settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    ingest(settings, progress=False)
+    before = chunks_by_doc(settings.index_dir)
+    (corpus / "empty.txt").write_text("", encoding="utf-8")
+    (corpus / "binary.txt").write_bytes(b"\x89PNG\x00\x00\x01binary")
+    (corpus / "latin1.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
+    (corpus / "report.docx").write_bytes(b"PK\x03\x04")
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
+    (corpus / "broken.json").write_text('[{"title": "x", "body": ', encoding="utf-8")
+    (corpus / "gone.txt").symlink_to(tmp_path / "missing-target.txt")
+    # An indexed document whose file turns bad keeps its indexed version.
+    (corpus / UK_DOC).write_bytes(b"\x00\x01\x02 corrupted")
+
+    result = cli("ingest", "--corpus", str(corpus), "--index", str(settings.index_dir), "--json")
+    assert result.returncode == 0, result.stderr
+    for name, reason in [("empty.txt", "empty"), ("binary.txt", "binary"), ("latin1.txt", "UTF-8"),
+                         ("report.docx", "unsupported"), ("broken.pdf", "PDF"), ("broken.json", "JSON"),
+                         ("gone.txt", "cannot read"), (UK_DOC, "binary")]:
+        line = next((l for l in result.stderr.splitlines() if name in l and "skipped" in l), "")
+        assert reason in line, (name, result.stderr)
+    assert f"kept the indexed version of {UK_DOC}" in result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["unchanged"] == 2 and summary["removed"] == 0
+    assert chunks_by_doc(settings.index_dir) == before
+
+
+def test_nothing_usable_and_missing_corpus_exit_non_zero(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.docx").write_bytes(b"PK")
+    result = cli("ingest", "--corpus", str(empty), "--index", str(tmp_path / "index"))
+    assert result.returncode == 2 and "nothing usable" in result.stderr and "Traceback" not in result.stderr
+    missing = cli("ingest", "--corpus", str(tmp_path / "nope"), "--index", str(tmp_path / "index"))
+    assert missing.returncode == 2 and "not found" in missing.stderr
+    with pytest.raises(CorpusError):
+        ingest(load_settings(corpus_dir=tmp_path / "nope", index_dir=tmp_path / "index"))
+
+
+def test_model_or_chunking_mismatch_says_rebuild(shipped: dict[str, Path]) -> None:
+    with pytest.raises(IndexMismatchError, match="assistant ingest --rebuild"):
+        ingest(load_settings(**shipped, chunk_size=128))
+    from assistant import Assistant
+
+    with pytest.raises(IndexMismatchError, match="chunk_overlap"):
+        Assistant.open(**shipped, chunk_overlap=7)
+    status = cli("status", "--corpus", str(shipped["corpus_dir"]), "--index", str(shipped["index_dir"]), "--json")
+    info = json.loads(status.stdout.strip().splitlines()[-1])
+    assert info["documents"] == 2 and info["chunks"] > 2 and info["matches_settings"] is True
+
+
+def test_second_ingest_waits_or_says_one_is_running(corpus: Path, tmp_path: Path) -> None:
+    index = IndexDir(tmp_path / "index")
+    lock = index.acquire(timeout=1)
+    try:
+        with pytest.raises(IndexBusyError, match="another ingest"):
+            ingest(load_settings(corpus_dir=corpus, index_dir=index.path, lock_timeout=0.5))
+        result = cli("ingest", "--corpus", str(corpus), "--index", str(index.path), env={"ASSISTANT_LOCK_TIMEOUT": "0.5"})
+        assert result.returncode == 2 and "another ingest" in result.stderr
+    finally:
+        lock.release()
+
+
+def test_settings_precedence_env_then_toml_then_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ASSISTANT_TOP_K", "3")
+    monkeypatch.setenv("ASSISTANT_CHUNK_OVERLAP", "5")
+    assert load_settings().top_k == 3
+    (tmp_path / "assistant.toml").write_text("top_k = 4\n", encoding="utf-8")
+    assert load_settings().top_k == 4 and load_settings().chunk_overlap == 5
+    assert load_settings(top_k=6).top_k == 6
+    (tmp_path / "assistant.toml").write_text("top_k = 'many'\n", encoding="utf-8")
+    from assistant.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="top_k"):
+        load_settings()
+
+
+NO_NETWORK = textwrap.dedent(
+    """
+    import socket, sys
+    def refuse(*args, **kwargs):
+        raise OSError("network blocked by the test")
+    socket.socket.connect = refuse
+    socket.socket.connect_ex = refuse
+    socket.create_connection = refuse
+    socket.getaddrinfo = refuse
+    sys.argv = ["assistant", *sys.argv[1:]]
+    from assistant.cli import app
+    app(prog_name="assistant")
+    """
+)
+
+
+def test_ingest_with_sockets_blocked(corpus: Path, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TIKTOKEN", "TRANSFORMERS"))}
+    result = subprocess.run(
+        [sys.executable, "-c", NO_NETWORK, "ingest", "--corpus", str(corpus), "--index", str(tmp_path / "index"), "--json"],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "network blocked" not in result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1])["added"] == 2
