@@ -1,29 +1,39 @@
 """Extractive answers: the retrieved sentences that best answer the question, each with its citation.
 
-Deterministic and LLM-free. A sentence is scored by the IDF-weighted share of the question's
-content words it contains (history words count half), plus a small bonus for the rank of its
-passage and for holding the kind of thing asked for (a date for "when", a number for "how many").
-When no sentence covers enough of the question the answer abstains.
+Deterministic and LLM-free. A sentence's support for the question mixes two views: the IDF-weighted
+share of the question's content words it holds (history words count half) and the cosine
+similarity of its embedding to the question's (catches "photographed" vs "images"). Small bonuses
+go to higher-ranked passages and to sentences holding the kind of thing asked for (a date for
+"when", a number for "how many", a name for "which"/"who"). When no sentence gives enough support
+the answer abstains.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from assistant.text import content_terms, sentence_spans
 from assistant.types import Answer, Citation, Passage
 
 ABSTAIN_TEXT = "The corpus does not answer this question."
 MAX_SENTENCES = 3
+SEMANTIC_CANDIDATES = 12  # sentences re-scored with embeddings, chosen by word overlap first
+LEXICAL_WEIGHT = 0.55
 NUMBER = re.compile(r"\d")
 DATE = re.compile(
     r"\b(\d{4}|January|February|March|April|May|June|July|August|September|October|November|December|"
     r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|today|last (week|month|year))\b",
     re.IGNORECASE,
 )
+NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'ʼ-]+")
+
+Embed = Callable[[list[str]], np.ndarray]  # texts -> unit-length rows
 
 
 @dataclass(frozen=True)
@@ -39,8 +49,8 @@ class Sentence:
 @dataclass(frozen=True)
 class Scored:
     sentence: Sentence
-    score: float
-    coverage: float
+    score: float  # for ranking: support plus bonuses
+    support: float  # for abstaining: how well the sentence matches the question
     matched: frozenset[str]
 
 
@@ -54,6 +64,24 @@ class TermWeights:
     def idf(self, term: str) -> float:
         df = self.df.get(term, 0)
         return math.log(1 + (self.n - df + 0.5) / (df + 0.5))
+
+
+class EmbeddingCache:
+    """Sentence embeddings computed on demand and kept (warm questions re-use them)."""
+
+    def __init__(self, embed: Embed, size: int = 50_000) -> None:
+        self.embed = embed
+        self.size = size
+        self.vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.vectors]
+        if missing:
+            for text, vector in zip(missing, self.embed(missing)):
+                self.vectors[text] = vector
+            while len(self.vectors) > self.size:
+                self.vectors.popitem(last=False)
+        return np.stack([self.vectors[t] for t in texts])
 
 
 def split_sentences(passages: Sequence[Passage]) -> list[Sentence]:
@@ -72,58 +100,73 @@ def split_sentences(passages: Sequence[Passage]) -> list[Sentence]:
 
 
 def answer_type_bonus(question: str, sentence: str) -> float:
+    """Reward the kind of thing asked for; penalise its absence where the kind is unmistakable."""
     q = question.lower()
-    if q.startswith("when") or "what date" in q or "which date" in q or "what year" in q:
-        return 0.1 if DATE.search(sentence) else -0.05
-    if "how many" in q or "how much" in q or "what number" in q:
-        return 0.1 if NUMBER.search(sentence) else -0.05
+    if q.startswith("when") or re.search(r"\b(what|which) (date|day|month|year)\b", q):
+        return 0.08 if DATE.search(sentence) else -0.1
+    if re.search(r"\bhow (many|much|far|long|old)\b|\bwhat (number|percentage|share)\b", q):
+        return 0.08 if NUMBER.search(sentence) else -0.1
+    if re.match(r"(who|which|what|where)\b", q):
+        asked = {w.lower() for w in re.findall(r"\w+", question)}
+        return 0.04 if any(m.group(0).lower() not in asked for m in NAME.finditer(sentence)) else 0.0
     return 0.0
 
 
 def score_sentences(
-    question: str, context: str, sentences: Sequence[Sentence], weights: TermWeights
+    question: str, context: str, sentences: Sequence[Sentence], weights: TermWeights, embed: Embed
 ) -> list[Scored]:
     q_weights: dict[str, float] = {}
     for term in content_terms(context):
         q_weights[term] = 0.5 * weights.idf(term)
-    for term in content_terms(question):
+    question_terms = set(content_terms(question))
+    for term in question_terms:
         q_weights[term] = weights.idf(term)
     total = sum(q_weights.values())
-    if not total:
+    if not total or not sentences:
         return []
-    question_only = {t for t in content_terms(question)}
-    scored = []
+    lexical: list[tuple[float, Sentence, frozenset[str]]] = []
     for sentence in sentences:
         matched = frozenset(sentence.terms & q_weights.keys())
         coverage = sum(q_weights[t] for t in matched) / total
-        # A sentence must share a word with the question itself, not only with the history.
-        if not matched & question_only and question_only:
+        # With a real question (2+ words), a sentence must share a word with it, not only with the history.
+        if len(question_terms) >= 2 and not matched & question_terms:
             coverage *= 0.5
-        score = coverage + 0.05 / (1 + sentence.rank) + answer_type_bonus(question, sentence.text)
-        scored.append(Scored(sentence, score, coverage, matched))
+        lexical.append((coverage, sentence, matched))
+    lexical.sort(key=lambda item: (-item[0], item[1].rank, item[1].start))
+    candidates = lexical[:SEMANTIC_CANDIDATES]
+    # Also give each of the top passages' sentences a chance when their words differ from the question's.
+    for item in lexical[SEMANTIC_CANDIDATES:]:
+        if item[1].rank < 2:
+            candidates.append(item)
+    vectors = embed([" ".join(filter(None, (context, question)))] + [c[1].text for c in candidates])
+    cosines = vectors[1:] @ vectors[0]
+    scored = []
+    for (coverage, sentence, matched), cosine in zip(candidates, cosines):
+        support = LEXICAL_WEIGHT * coverage + (1 - LEXICAL_WEIGHT) * max(float(cosine), 0.0)
+        bonus = answer_type_bonus(question, sentence.text) + 0.03 / (1 + sentence.rank)
+        scored.append(Scored(sentence, support + bonus, support + min(bonus, 0.0), matched))
     scored.sort(key=lambda s: (-s.score, s.sentence.rank, s.sentence.start))
     return scored
 
 
-def choose(scored: Sequence[Scored], min_coverage: float) -> list[Scored]:
+def choose(scored: Sequence[Scored], min_support: float) -> list[Scored]:
     """1-3 sentences: the best, then others close to it that add a new matched word or document."""
-    if not scored or scored[0].coverage < min_coverage:
+    if not scored or scored[0].support < min_support:
         return []
     best = scored[0]
     chosen = [best]
     covered = set(best.matched)
     docs = {best.sentence.passage.doc_id}
     for candidate in scored[1:]:
-        if len(chosen) == MAX_SENTENCES:
+        if len(chosen) == MAX_SENTENCES or candidate.score < 0.85 * best.score:
             break
-        if candidate.score < 0.8 * best.score or candidate.coverage < min_coverage:
-            break
+        if candidate.support < min_support:
+            continue
         new_doc = candidate.sentence.passage.doc_id not in docs
         if new_doc or candidate.matched - covered:
             chosen.append(candidate)
             covered |= candidate.matched
             docs.add(candidate.sentence.passage.doc_id)
-    # Read in document order within each document, documents in order of first use.
     return chosen
 
 
@@ -159,13 +202,14 @@ def abstain(question: str, retrieved: list[Passage]) -> Answer:
 class ExtractiveAnswerer:
     mode = "extractive"
 
-    def __init__(self, weights: TermWeights, min_coverage: float) -> None:
+    def __init__(self, weights: TermWeights, embed: Embed, min_support: float) -> None:
         self.weights = weights
-        self.min_coverage = min_coverage
+        self.embed = EmbeddingCache(embed)
+        self.min_support = min_support
 
     def answer(self, question: str, context: str, passages: list[Passage]) -> Answer:
-        scored = score_sentences(question, context, split_sentences(passages), self.weights)
-        chosen = choose(scored, self.min_coverage)
+        scored = score_sentences(question, context, split_sentences(passages), self.weights, self.embed)
+        chosen = choose(scored, self.min_support)
         return compose(question, chosen, passages) if chosen else abstain(question, passages)
 
     def stream(self, question: str, context: str, passages: list[Passage]) -> Iterator[str | Answer]:
