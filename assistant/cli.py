@@ -81,6 +81,113 @@ def status(corpus: CorpusOpt = None, index: IndexOpt = None, as_json: JsonOpt = 
         out.print(f"{key:16} {value}")
 
 
+def print_answer(answer: Any) -> None:
+    """The answer, then its numbered sources (or, when it abstains, the related reading)."""
+    out.print(answer.text, soft_wrap=True)
+    if answer.notice:
+        err.print(f"[yellow]note:[/] {answer.notice}", soft_wrap=True)
+    for item in answer.unsupported:
+        err.print(f"[yellow]unsupported:[/] {item}", soft_wrap=True)
+    if answer.citations:
+        out.print("\n[bold]Sources[/]")
+        for c in answer.citations:
+            meta = ", ".join(part for part in (c.source, c.date) if part)
+            out.print(f"[bold][{c.number}][/] {c.title}{f' ({meta})' if meta else ''} — {c.path} @{c.start}-{c.end}", soft_wrap=True)
+            out.print(f"    “{' '.join(c.text.split())}”", soft_wrap=True)
+    elif answer.abstained and answer.retrieved:
+        out.print("\n[bold]Related reading (not an answer)[/]")
+        for p in answer.retrieved[:3]:
+            out.print(f"  - {p.title} — {p.path} @{p.start}-{p.end}", soft_wrap=True)
+
+
+KOpt = Annotated[int | None, typer.Option("--k", min=1, max=100, help="Passages to retrieve [default: 10].")]
+
+
+@app.command()
+@reports_errors
+def ask(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    corpus: CorpusOpt = None,
+    index: IndexOpt = None,
+    k: KOpt = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="Answer mode: extractive, llamacpp, openai, auto.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer one question with numbered citations."""
+    from assistant.api import Assistant
+
+    bot = Assistant.open(corpus, index, top_k=k, answer_mode=mode)
+    answer = bot.ask(question)
+    if as_json:
+        print(json.dumps(answer.to_dict()))
+    else:
+        print_answer(answer)
+
+
+@app.command()
+@reports_errors
+def chat(
+    corpus: CorpusOpt = None,
+    index: IndexOpt = None,
+    k: KOpt = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="Answer mode: extractive, llamacpp, openai, auto.")] = None,
+) -> None:
+    """A conversation in the terminal; follow-ups use what was asked before. Empty line or Ctrl-D quits."""
+    from assistant.api import Assistant
+    from assistant.errors import QuestionError
+
+    conversation = Assistant.open(corpus, index, top_k=k, answer_mode=mode).chat()
+    err.print("Ask about the documents; /new starts a new conversation; an empty line quits.")
+    while True:
+        try:
+            question = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not question:
+            break
+        if question == "/new":
+            conversation.reset()
+            continue
+        try:
+            for piece in conversation.stream(question):
+                out.print(piece, end="", soft_wrap=True)
+            out.print()
+        except QuestionError as exc:
+            err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            continue
+        answer = conversation.last
+        if answer is not None:
+            answer_copy = type(answer)(**{**answer.__dict__, "text": ""})
+            print_answer(answer_copy)
+
+
+@app.command()
+@reports_errors
+def serve(
+    corpus: CorpusOpt = None,
+    index: IndexOpt = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on; other than loopback needs --auth.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 7860,
+    auth: Annotated[
+        str | None, typer.Option("--auth", envvar="ASSISTANT_AUTH", help="USER:PASS required to use the UI.")
+    ] = None,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="Allow a non-loopback --host without --auth (anyone can use it).")
+    ] = False,
+    max_upload_mb: Annotated[
+        float, typer.Option("--max-upload-mb", envvar="ASSISTANT_MAX_UPLOAD_MB", help="Largest file users may upload.")
+    ] = 20.0,
+) -> None:
+    """The web UI: chat with cited answers, sources, corpus management (builds the index if missing)."""
+    from assistant.ui_bind import check_bind
+
+    credentials = check_bind(host, auth, no_auth, warn=lambda message: err.print(f"[bold yellow]warning:[/] {message}"))
+    settings = settings_from(corpus_dir=corpus, index_dir=index)
+    from assistant.ui import serve as run_server  # gradio loads only once the address is accepted
+
+    run_server(settings, host=host, port=port, credentials=credentials, max_upload_mb=max_upload_mb)
+
+
 @app.command("eval")
 @reports_errors
 def eval_gold(
@@ -102,7 +209,7 @@ def eval_gold(
     if as_json:
         print(json.dumps(summary))
     else:
-        print(markdown(summary, None))
+        print(markdown(summary))
     if summary["passed"] is False:
         err.print(f"[bold red]below thresholds:[/] {'; '.join(summary['threshold_failures'])}", soft_wrap=True)
         raise typer.Exit(1)

@@ -107,12 +107,12 @@ def load_thresholds(path: Path, mode: str) -> dict[str, dict[str, float]]:
         raise GoldError(f"cannot read thresholds {path}: {exc}; fix it or pass --no-check") from None
     section = data.get(mode)
     if not isinstance(section, dict):
-        raise GoldError(f"{path} has no [{mode}.min] thresholds; measure with --no-check and add them")
+        raise GoldError(f"{path} has no thresholds for mode {mode!r}; measure with --no-check and add a {mode}.min table")
     bounds = {kind: dict(section.get(kind, {})) for kind in ("min", "max")}
     for kind, values in bounds.items():
         for key, value in values.items():
             if key not in METRICS or not isinstance(value, int | float):
-                raise GoldError(f"{path}: [{mode}.{kind}] {key} = {value!r} is not a known metric with a number")
+                raise GoldError(f"{path}: {mode}.{kind}.{key} = {value!r} is not a known metric with a number")
     return bounds
 
 
@@ -302,25 +302,24 @@ def run_eval(
     summary = summarise(results, mode)
     summary["gold"] = str(gold_path)
     summary["seconds"] = round(time.perf_counter() - started, 1)
+    summary["thresholds"] = bounds
     summary["threshold_failures"] = check(summary, bounds) if bounds else []
     summary["passed"] = None if bounds is None else not summary["threshold_failures"]
-    write_outputs(out_dir, results, summary, bounds)
+    write_outputs(out_dir, results, summary)
     return summary
 
 
-def write_outputs(
-    out_dir: Path, results: list[ItemResult], summary: dict[str, Any], bounds: dict[str, dict[str, float]] | None
-) -> None:
+def write_outputs(out_dir: Path, results: list[ItemResult], summary: dict[str, Any]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / "results.jsonl").open("w", encoding="utf-8") as f:
         for r in results:
             f.write(json.dumps(asdict(r), ensure_ascii=False) + "\n")
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    (out_dir / "summary.md").write_text(markdown(summary, bounds) + "\n", encoding="utf-8")
+    (out_dir / "summary.md").write_text(markdown(summary) + "\n", encoding="utf-8")
 
 
-def markdown(summary: dict[str, Any], bounds: dict[str, dict[str, float]] | None) -> str:
-    bounds = bounds or {"min": {}, "max": {}}
+def markdown(summary: dict[str, Any]) -> str:
+    bounds = summary.get("thresholds") or {"min": {}, "max": {}}
     lines = [
         f"# Eval: {summary['items']} items, mode {summary['mode']}, gold {summary.get('gold', '')}",
         "",
