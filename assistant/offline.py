@@ -30,5 +30,7 @@ def go_offline() -> None:
         "ANONYMIZED_TELEMETRY": "False",
         "GRADIO_ANALYTICS_ENABLED": "False",
         "TOKENIZERS_PARALLELISM": "false",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # "Loading weights" bars on every start
+        "TRANSFORMERS_VERBOSITY": "error",
     }.items():
         os.environ.setdefault(name, value)

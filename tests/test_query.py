@@ -1,0 +1,138 @@
+"""The query engine end to end on the shipped corpus: real index, real embedding model, no LLM."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant import Answer, Assistant, IndexStateError, QuestionError
+from conftest import BRITAIN_DOC, ROOT, UK_DOC
+
+
+def assert_citations_exact(bot: Assistant, answer: Answer) -> None:
+    assert answer.citations, answer.text
+    for number, citation in enumerate(answer.citations, 1):
+        assert citation.number == number
+        assert f"[{number}]" in answer.text
+        assert bot.document_text(citation.doc_id)[citation.start : citation.end] == citation.text
+        assert citation.path == citation.doc_id and citation.title
+    # Every sentence ends with its marker.
+    for sentence in answer.text.split("]. ")[:-1]:
+        assert sentence.rstrip().endswith(tuple(f"[{c.number}" for c in answer.citations)), sentence
+
+
+@pytest.mark.parametrize(
+    ("question", "fact", "doc"),
+    [
+        ("Where is the ammunition depot at the end of the container route?", "Tikhoretsk", BRITAIN_DOC),
+        ("How many tons of rockets were carried in the hold of the Angara?", "50 tons", BRITAIN_DOC),
+        ("Who met Putin at the Kremlin last week?", "Choe Son-hui", UK_DOC),
+        ("What did Pranay Vaddi call the military cooperation between Russia and North Korea?", "unprecedented", UK_DOC),
+        ("When did Russia first launch a North Korean ballistic missile into Ukraine?", "December 30, 2023", BRITAIN_DOC),
+    ],
+)
+def test_fact_questions(bot: Assistant, question: str, fact: str, doc: str) -> None:
+    answer = bot.ask(question)
+    assert not answer.abstained
+    assert fact in answer.text
+    assert_citations_exact(bot, answer)
+    assert any(fact in c.text and c.doc_id == doc for c in answer.citations)
+    assert all(len(c.text) < len(bot.document_text(c.doc_id)) // 3 for c in answer.citations), "cite spans, not documents"
+
+
+def test_question_that_needs_both_articles(bot: Assistant) -> None:
+    answer = bot.ask("How can Korean-made Iskanders be identified, and where were fragments of them found?")
+    assert_citations_exact(bot, answer)
+    assert "serial numbers" in answer.text and "Kharkiv" in answer.text
+    assert {c.doc_id for c in answer.citations} == {UK_DOC, BRITAIN_DOC}
+    assert {p.doc_id for p in bot.retrieve("Russian ships loaded at the port of Najin", k=10)} == {UK_DOC, BRITAIN_DOC}
+
+
+def test_follow_up_in_a_chat(bot: Assistant) -> None:
+    chat = bot.chat()
+    first = chat.ask("Which ships were photographed at Najin?")
+    assert "Angara" in first.text and "Maria" in first.text
+    follow = chat.ask("Which company are they tied to?")
+    assert "Oboronlogistika" in follow.text and not follow.abstained
+    assert follow.standalone_question  # resolved against the history
+    assert_citations_exact(bot, follow)
+    # The same words without the history carry no subject: a fresh chat does not answer them the same way.
+    assert chat.history == ["Which ships were photographed at Najin?", "Which company are they tied to?"]
+
+
+def test_streaming_gives_pieces_then_the_complete_answer(bot: Assistant) -> None:
+    chat = bot.chat()
+    pieces = list(chat.stream("At which port were the Russian ships loaded?"))
+    assert len(pieces) >= 1 and all(isinstance(p, str) for p in pieces)
+    assert chat.last is not None and "".join(pieces).strip() == chat.last.text
+    assert "Najin" in chat.last.text
+    assert_citations_exact(bot, chat.last)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What is the capital of France?", "Who won the 2022 football World Cup?", "How old is Kim Jong Un?"],
+)
+def test_questions_the_corpus_cannot_answer(bot: Assistant, question: str) -> None:
+    answer = bot.ask(question)
+    assert answer.abstained and not answer.citations
+    assert "corpus does not answer" in answer.text
+    assert answer.retrieved  # offered as related reading
+    json.dumps(answer.to_dict())
+
+
+def test_to_dict_is_json(bot: Assistant) -> None:
+    data = json.loads(json.dumps(bot.ask("Which newspaper obtained the UK Defence Intelligence report?").to_dict()))
+    assert {"text", "citations", "abstained", "retrieved"} <= set(data)
+    assert "Guardian" in data["text"]
+    assert {"number", "doc_id", "title", "path", "source", "date", "text", "start", "end"} <= set(data["citations"][0])
+
+
+def test_bad_questions_are_typed_errors(bot: Assistant) -> None:
+    for question in ["", "   \n\t "]:
+        with pytest.raises(QuestionError, match="empty"):
+            bot.ask(question)
+    with pytest.raises(QuestionError, match="over the limit"):
+        bot.ask("why " * 400)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True, text=True,
+                          cwd=ROOT, env=dict(os.environ), timeout=600)
+
+
+def test_cli_ask_prints_answer_and_sources(shipped: dict[str, Path]) -> None:
+    where = ["--corpus", str(shipped["corpus_dir"]), "--index", str(shipped["index_dir"])]
+    result = run_cli("ask", "Where is the ammunition depot at the end of the container route?", *where)
+    assert result.returncode == 0, result.stderr
+    assert "Tikhoretsk" in result.stdout and "Sources" in result.stdout and BRITAIN_DOC in result.stdout
+    as_json = run_cli("ask", "Who met Putin at the Kremlin last week?", *where, "--json", "--k", "4")
+    data = json.loads(as_json.stdout.strip().splitlines()[-1])
+    assert len(data["retrieved"]) <= 4 and "Choe Son-hui" in data["text"]
+    for args, message in [(("ask", "  ", *where), "empty"), (("ask", "x " * 600, *where), "over the limit")]:
+        bad = run_cli(*args)
+        assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_missing_empty_and_corrupt_index(shipped: dict[str, Path], tmp_path: Path) -> None:
+    empty_corpus = tmp_path / "empty"
+    empty_corpus.mkdir()
+    result = run_cli("ask", "anything?", "--corpus", str(empty_corpus), "--index", str(tmp_path / "none"))
+    assert result.returncode == 2 and "nothing usable" in result.stderr and "Traceback" not in result.stderr
+
+    broken = tmp_path / "broken"
+    shutil.copytree(shipped["index_dir"], broken)
+    (broken / "manifest.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(IndexStateError, match="rebuild"):
+        Assistant.open(shipped["corpus_dir"], broken)
+    shutil.rmtree(broken)
+    shutil.copytree(shipped["index_dir"], broken)
+    shutil.rmtree(broken / "bm25")
+    result = run_cli("ask", "anything?", "--corpus", str(shipped["corpus_dir"]), "--index", str(broken))
+    assert result.returncode == 2 and "rebuild" in result.stderr and "Traceback" not in result.stderr
