@@ -336,7 +336,12 @@ def build_app(bot: Assistant, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> g
                             js_on_load=DOCUMENT_JS,
                         )
             with gr.Tab("Corpus", id="corpus"):
+                gr.Markdown("#### Documents in the index")
                 docs_table = gr.HTML(elem_id="docs-table")
+                gr.Markdown(
+                    "#### Change the corpus\nNew files are indexed incrementally; what is already indexed stays "
+                    "searchable if a change fails."
+                )
                 with gr.Row(equal_height=False):
                     with gr.Column():
                         files = gr.File(

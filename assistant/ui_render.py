@@ -17,6 +17,7 @@ from assistant.types import Answer, Citation, Passage
 MARKERS = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 CONTEXT_CHARS = 320  # of the surrounding paragraph shown on each side of a cited sentence
 RELATED_SHOWN = 5
+UNCITED = "no citation: "
 
 
 def e(value: object) -> str:
@@ -65,20 +66,21 @@ def with_markers(escaped: str, turn: int) -> str:
 def answer_html(text: str, turn: int, answer: Answer | None = None) -> str:
     """An answer (or the part streamed so far) with clickable [n] markers and unsupported sentences marked."""
     body = e(text)
-    if answer is not None:
-        for sentence in sorted(set(answer.unsupported), key=len, reverse=True):
-            quoted = e(sentence.strip())
-            if quoted and quoted in body:
-                body = body.replace(
-                    quoted,
-                    f'<span class="unsupported" title="Not supported by the cited passage">⚠ {quoted}</span>',
-                )
-    html = f'<div class="answer">{with_markers(body, turn)}</div>'
     if answer is None:
-        return html
+        return f'<div class="answer">{with_markers(body, turn)}</div>'
+    marked, other_problems = 0, []
+    for problem in dict.fromkeys(answer.unsupported):
+        quoted = e(problem.removeprefix(UNCITED).strip())  # the citation check reports "no citation: <sentence>"
+        if quoted and quoted in body:
+            body = body.replace(quoted, f'<span class="unsupported" title="No source supports this">⚠ {quoted}</span>')
+            marked += 1
+        else:
+            other_problems.append(problem)
+    html = f'<div class="answer">{with_markers(body, turn)}</div>'
     notes = []
-    if answer.unsupported:
-        notes.append("Sentences marked ⚠ are not supported by their cited passage.")
+    if marked:
+        notes.append("Sentences marked ⚠ cite no source: check them before relying on them.")
+    notes += [f"Citation check: {problem}" for problem in other_problems]
     if answer.abstained and answer.retrieved:
         notes.append("The closest passages are listed under Sources as related reading, not as citations.")
     if answer.notice:

@@ -238,13 +238,14 @@ def test_answer_html_escapes_text_and_links_markers() -> None:
 
     answer = Answer(
         question="q",
-        text="It was <img src=x onerror=alert(1)> at Najin [1]. Invented claim [2].",
-        unsupported=["Invented claim [2]."],
+        text="It was <img src=x onerror=alert(1)> at Najin [1]. An invented claim. Also [2].",
+        unsupported=["[7]: no such source (the prompt had 2)", "no citation: An invented claim."],
     )
     html = answer_html(answer.text, 3, answer)
     assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert 'class="cite cite-3-1"' in html and 'class="cite cite-3-2"' in html
-    assert '<span class="unsupported"' in html and "not supported" in html
+    assert '<span class="unsupported" title="No source supports this">⚠ An invented claim.</span>' in html
+    assert "cite no source" in html and "Citation check: [7]: no such source" in html
 
 
 def test_sources_show_the_cited_sentence_inside_its_paragraph() -> None:
@@ -273,3 +274,15 @@ def test_abstentions_offer_related_reading_not_citations() -> None:
     panel = sources_html(answer, 0, {"doc.txt": "Some related text."})
     assert "Related reading (not citations)" in panel and "related" in panel and "<mark>" not in panel
     assert "not as citations" in answer_html(answer.text, 0, answer)
+
+
+def test_answer_modes_are_those_that_can_run(server: Server) -> None:
+    from assistant.errors import QuestionError
+    from assistant.llms import available_modes
+    from assistant.ui import Answerers
+
+    answerers = Answerers(server.bot)
+    assert answerers.modes == available_modes(server.bot.settings) and "extractive" in answerers.modes
+    assert answerers.get(answerers.default) is server.bot and answerers.get(None) is server.bot
+    with pytest.raises(QuestionError, match="not available"):
+        answerers.get("telepathy")
