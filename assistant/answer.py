@@ -31,6 +31,8 @@ DATE = re.compile(
     r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|today|last (week|month|year))\b",
     re.IGNORECASE,
 )
+# "..., and when ...", "... and who ...": a second question joined to the first.
+COMPOUND = re.compile(r"(?:,\s*|\s+)and\s+(?=(?:who|what|when|where|which|how|why)\b)", re.IGNORECASE)
 NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'ʼ-]+")
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> unit-length rows
@@ -112,39 +114,45 @@ def answer_type_bonus(question: str, sentence: str) -> float:
     return 0.0
 
 
+def coverage_of(terms: set[str], weights: TermWeights) -> Callable[[frozenset[str]], float]:
+    """IDF-weighted share of `terms` that a sentence holds."""
+    idf = {t: weights.idf(t) for t in terms}
+    total = sum(idf.values())
+    return lambda found: sum(idf[t] for t in found & idf.keys()) / total if total else 0.0
+
+
 def score_sentences(
     question: str, context: str, sentences: Sequence[Sentence], weights: TermWeights, embed: Embed
 ) -> list[Scored]:
-    q_weights: dict[str, float] = {}
-    for term in content_terms(context):
-        q_weights[term] = 0.5 * weights.idf(term)
     question_terms = set(content_terms(question))
-    for term in question_terms:
-        q_weights[term] = weights.idf(term)
-    total = sum(q_weights.values())
-    if not total or not sentences:
+    history_terms = set(content_terms(context)) - question_terms
+    if not (question_terms or history_terms) or not sentences:
         return []
-    lexical: list[tuple[float, Sentence, frozenset[str]]] = []
+    of_question = coverage_of(question_terms, weights)
+    of_history = coverage_of(history_terms, weights)
+    # The question's own words lead; the history only says what "they" or "it" refer to.
+    history_share = 0.0 if not history_terms else (0.3 if question_terms else 1.0)
+    lexical: list[tuple[float, Sentence, float]] = []
     for sentence in sentences:
-        matched = frozenset(sentence.terms & q_weights.keys())
-        coverage = sum(q_weights[t] for t in matched) / total
-        # With a real question (2+ words), a sentence must share a word with it, not only with the history.
-        if len(question_terms) >= 2 and not matched & question_terms:
-            coverage *= 0.5
-        lexical.append((coverage, sentence, matched))
+        own = of_question(sentence.terms)
+        coverage = (1 - history_share) * own + history_share * of_history(sentence.terms)
+        lexical.append((coverage, sentence, own))
     lexical.sort(key=lambda item: (-item[0], item[1].rank, item[1].start))
     candidates = lexical[:SEMANTIC_CANDIDATES]
     # Also give each of the top passages' sentences a chance when their words differ from the question's.
-    for item in lexical[SEMANTIC_CANDIDATES:]:
-        if item[1].rank < 2:
-            candidates.append(item)
-    vectors = embed([" ".join(filter(None, (context, question)))] + [c[1].text for c in candidates])
-    cosines = vectors[1:] @ vectors[0]
+    candidates += [item for item in lexical[SEMANTIC_CANDIDATES:] if item[1].rank < 2]
+    # A follow-up is compared both alone and with its history; the closer of the two counts.
+    queries = [question] + ([f"{context} {question}"] if context else [])
+    vectors = embed(queries + [c[1].text for c in candidates])
+    cosines = (vectors[len(queries) :] @ vectors[: len(queries)].T).max(axis=1)
     scored = []
-    for (coverage, sentence, matched), cosine in zip(candidates, cosines):
-        support = LEXICAL_WEIGHT * coverage + (1 - LEXICAL_WEIGHT) * max(float(cosine), 0.0)
+    for (coverage, sentence, own), cosine in zip(candidates, cosines):
+        semantic = (1 - LEXICAL_WEIGHT) * max(float(cosine), 0.0)
         bonus = answer_type_bonus(question, sentence.text) + 0.03 / (1 + sentence.rank)
-        scored.append(Scored(sentence, support + bonus, support + min(bonus, 0.0), matched))
+        matched = sentence.terms & (question_terms | history_terms)
+        # Ranking uses the history; support does not hold it against a follow-up that answers its own words.
+        support = LEXICAL_WEIGHT * max(coverage, own) + semantic + min(bonus, 0.0)
+        scored.append(Scored(sentence, LEXICAL_WEIGHT * coverage + semantic + bonus, support, matched))
     scored.sort(key=lambda s: (-s.score, s.sentence.rank, s.sentence.start))
     return scored
 
@@ -168,6 +176,12 @@ def choose(scored: Sequence[Scored], min_support: float) -> list[Scored]:
             covered |= candidate.matched
             docs.add(candidate.sentence.passage.doc_id)
     return chosen
+
+
+def split_question(question: str) -> list[str]:
+    """'Who is X, and when did Y?' -> ['Who is X', 'when did Y?']: each part is answered on its own."""
+    parts = [p.strip(" ,;") for p in COMPOUND.split(question) if p and p.strip(" ,;")]
+    return parts if len(parts) > 1 and all(len(content_terms(p)) >= 1 for p in parts) else [question]
 
 
 def with_marker(sentence: str, markers: str) -> str:
@@ -208,8 +222,14 @@ class ExtractiveAnswerer:
         self.min_support = min_support
 
     def answer(self, question: str, context: str, passages: list[Passage]) -> Answer:
-        scored = score_sentences(question, context, split_sentences(passages), self.weights, self.embed)
-        chosen = choose(scored, self.min_support)
+        sentences = split_sentences(passages)
+        parts = split_question(question)
+        chosen: list[Scored] = []
+        for part in parts:
+            scored = score_sentences(part, context, sentences, self.weights, self.embed)
+            # A compound question gets the best sentence for each part; a part the corpus does not answer is left out.
+            picked = choose(scored, self.min_support)[: 1 if len(parts) > 1 else MAX_SENTENCES]
+            chosen += [s for s in picked if all(s.sentence is not c.sentence for c in chosen)]
         return compose(question, chosen, passages) if chosen else abstain(question, passages)
 
     def stream(self, question: str, context: str, passages: list[Passage]) -> Iterator[str | Answer]:

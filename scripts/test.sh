@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
-# Set up a virtual environment with the test extras and run the whole test suite, then the eval.
+# Set up a virtual environment with every extra, check answers against the gold set, run the tests.
+# The UI tests drive Debian's chromium (`apt-get install -y chromium`); .ci/run installs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 [ -x "$VENV/bin/python" ] || python3.11 -m venv "$VENV" 2>/dev/null || python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q --upgrade pip
-"$VENV/bin/pip" install -q -e ".[dev]"
+# torch==2.13.0 is pinned: pip takes the local CPU build instead of several GB of CUDA packages.
+"$VENV/bin/pip" install -q -e ".[dev,local-llm,openai]"
 export PATH="$PWD/$VENV/bin:$PATH"
+
+# The gold set, per answer mode, against eval/thresholds.toml (exit 1 when a metric drops below).
+assistant eval --mode extractive --out eval/out/extractive --json
+if python -c "import llama_cpp" 2>/dev/null; then
+  assistant eval --mode llamacpp --out eval/out/llamacpp --json
+fi
+
 python -m pytest -q "$@"
