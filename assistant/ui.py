@@ -221,16 +221,16 @@ def build_app(bot: Assistant, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> g
             lines += [("error", f"skipped {problem}") for problem in change.report.problems]
         return lines
 
-    def upload(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> Iterator[tuple[Any, ...]]:
+    def upload(
+        files: list[str] | None, progress: gr.Progress = gr.Progress(track_tqdm=True)
+    ) -> Iterator[tuple[Any, ...]]:
         if not files:
             yield status_html([("error", "choose one or more files first")]), gr.skip(), gr.skip(), gr.skip(), None
             return
         uploads = [(Path(f), Path(f).name) for f in files]
         yield status_html([("info", f"checking and indexing {len(uploads)} file(s)…")]), *[gr.skip()] * 3, gr.skip()
-        progress(0.1, desc="Checking files")
         try:
-            progress(0.3, desc=f"Indexing {len(uploads)} file(s)")
-            change = add_files(bot, uploads, max_bytes)
+            change = add_files(bot, uploads, max_bytes, lambda share, step: progress(share, desc=step))
             lines = report_lines(change)
         except Exception as exc:
             lines = [("error", f"nothing was added: {one_line(exc)}; the index is unchanged")]
@@ -249,7 +249,7 @@ def build_app(bot: Assistant, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> g
         answerers.corpus_changed()
         return status_html(lines), *corpus_views()
 
-    def rescan(progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+    def rescan(progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[Any, ...]:
         progress(0.3, desc="Re-scanning the corpus folder")
         try:
             lines = report_lines(Change(report=bot.ingest()))
@@ -320,7 +320,10 @@ def build_app(bot: Assistant, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> g
                                 interactive=len(answerers.modes) > 1,
                                 scale=2,
                             )
-                            k = gr.Slider(1, 30, value=settings.top_k, step=1, label="Passages retrieved (k)", scale=3)
+                            k = gr.Slider(
+                                1, max(30, settings.top_k), value=settings.top_k, step=1,
+                                label="Passages retrieved (k)", scale=3,
+                            )
                             new = gr.Button("New conversation", scale=1, min_width=120, elem_id="new-conversation")
                     with gr.Column(scale=2, min_width=340):
                         sources = gr.HTML(
@@ -360,7 +363,9 @@ def build_app(bot: Assistant, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> g
                         rescan_button = gr.Button("Re-scan corpus folder", elem_id="rescan")
                 corpus_status = gr.HTML(elem_id="corpus-status")
 
-        chat_io = dict(inputs=[question, conv_state, k, mode], outputs=[chatbot, sources, document, question, conv_state])
+        chat_io = dict(
+            inputs=[question, conv_state, k, mode], outputs=[chatbot, sources, document, question, conv_state]
+        )
         for trigger in (question.submit, send.click):
             trigger(respond, **chat_io, api_visibility="private", concurrency_limit=4, show_progress="hidden")
         new.click(new_conversation, None, [chatbot, sources, document, question, conv_state], api_visibility="private")
@@ -370,7 +375,7 @@ def build_app(bot: Assistant, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> g
         sources.open(on_marker, **marker_io)
 
         corpus_out = [corpus_status, docs_table, to_delete, header]
-        corpus_queue = dict(concurrency_id="corpus", concurrency_limit=1)
+        corpus_queue = dict(concurrency_id="corpus", concurrency_limit=1, show_progress_on=[corpus_status])
         add.click(upload, [files], [*corpus_out, files], api_name="upload", **corpus_queue)
         remove.click(delete, [to_delete], corpus_out, api_name="delete", **corpus_queue)
         rescan_button.click(rescan, None, corpus_out, api_name="rescan", **corpus_queue)
@@ -427,7 +432,8 @@ def serve(
     if max_upload_mb <= 0:
         raise ConfigError("--max-upload-mb must be positive (e.g. 20)")
     if not IndexDir(settings.index_dir).exists():
-        print(f"No index at {settings.index_dir}: building it from {settings.corpus_dir} (first start)…", file=sys.stderr)
+        print(f"No index at {settings.index_dir}: building it from {settings.corpus_dir} (first start)…",
+              file=sys.stderr)
         print(ingest(settings).line(), file=sys.stderr)
     bot = Assistant(settings)
     demo = build_app(bot, max_upload_mb)

@@ -12,6 +12,7 @@ import tempfile
 import threading
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -27,6 +28,8 @@ ALLOWED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".json")
 MAX_NAME_CHARS = 120
 MB = 1024 * 1024  # as Gradio counts in its own upload size check
 UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+Progress = Callable[[float, str], None]  # (share done, what is happening)
 
 # One corpus change at a time per process (the index lock guards against other processes).
 corpus_lock = threading.Lock()
@@ -64,7 +67,9 @@ def check_upload(path: Path, original: str, corpus: Path, max_bytes: int) -> str
     name = safe_name(original)
     size = path.stat().st_size
     if size > max_bytes:
-        raise UploadError(f"{original!r} is {size / MB:.2f} MB, over the {max_bytes / MB:.3g} MB limit; split or shrink it")
+        raise UploadError(
+            f"{original!r} is {size / MB:.2f} MB, over the {max_bytes / MB:.3g} MB limit; split or shrink it"
+        )
     if (corpus / name).exists():
         raise UploadError(f"{name!r} is already in the corpus; delete it first to replace it")
     # Load it under its final name (the suffix picks the loader) before it can reach the corpus.
@@ -79,13 +84,16 @@ def check_upload(path: Path, original: str, corpus: Path, max_bytes: int) -> str
     return name
 
 
-def add_files(bot: Assistant, uploads: list[tuple[Path, str]], max_bytes: int) -> Change:
+def add_files(
+    bot: Assistant, uploads: list[tuple[Path, str]], max_bytes: int, progress: Progress = lambda share, step: None
+) -> Change:
     """Copy the acceptable uploads into the corpus and ingest them; the rest are refused with a reason."""
     corpus = bot.settings.corpus_dir
     change = Change()
     with corpus_lock:
         added: list[Path] = []
-        for path, original in uploads:
+        for number, (path, original) in enumerate(uploads):
+            progress(0.3 * number / len(uploads), f"checking {original}")
             try:
                 name = check_upload(path, original, corpus, max_bytes)
             except (UploadError, OSError) as exc:
@@ -98,6 +106,7 @@ def add_files(bot: Assistant, uploads: list[tuple[Path, str]], max_bytes: int) -
             added.append(target)
         if not added:
             return change
+        progress(0.3, f"indexing {len(added)} new file(s)")
         try:
             change.report = bot.ingest()
         except AssistantError:

@@ -53,7 +53,8 @@ def meta_line(span: Span | Mapping[str, Any]) -> str:
 def marker_html(numbers: str, turn: int) -> str:
     # The chat sanitiser drops data-* attributes; the class carries turn and number instead.
     spans = [
-        f'<span class="cite cite-{turn}-{int(n)}" role="button" tabindex="0" title="Show source {int(n)}">[{int(n)}]</span>'
+        f'<span class="cite cite-{turn}-{int(n)}" role="button" tabindex="0" title="Show source {int(n)}">'
+        f"[{int(n)}]</span>"
         for n in numbers.split(",")
     ]
     return "".join(spans)
@@ -72,7 +73,8 @@ def answer_html(text: str, turn: int, answer: Answer | None = None) -> str:
     for problem in dict.fromkeys(answer.unsupported):
         quoted = e(problem.removeprefix(UNCITED).strip())  # the citation check reports "no citation: <sentence>"
         if quoted and quoted in body:
-            body = body.replace(quoted, f'<span class="unsupported" title="No source supports this">⚠ {quoted}</span>')
+            flagged = f'<span class="unsupported" title="No source supports this">⚠ {quoted}</span>'
+            body = body.replace(quoted, flagged)
             marked += 1
         else:
             other_problems.append(problem)
@@ -129,9 +131,8 @@ def highlighted_context(document: str | None, span: Span) -> str:
     if start < 0:
         return f'<p class="ctx gone">The document changed since this answer. Quoted: <mark>{e(span.text)}</mark></p>'
     before, cited, after, left, right = context_parts(document, start, end)
-    return (
-        f'<p class="ctx">{"… " if left else ""}{e(before)}<mark>{e(cited)}</mark>{e(after)}{" …" if right else ""}</p>'
-    )
+    lead, tail = ("… " if left else ""), (" …" if right else "")
+    return f'<p class="ctx">{lead}{e(before)}<mark>{e(cited)}</mark>{e(after)}{tail}</p>'
 
 
 def locate(document: str, span: Span) -> tuple[int, int]:
@@ -197,7 +198,7 @@ def span_for(answer: Answer, kind: str, n: int) -> Span | None:
 def document_html(span: Span | None, document: str | None, nonce: int = 0) -> str:
     """The whole document, the passage highlighted; `nonce` makes each opening a new value (re-scroll)."""
     if span is None:
-        return '<div class="empty">Click a [n] marker or “Show in document” to read the passage in its document.</div>'
+        return '<div class="empty">Click a [n] marker or “Show in document” to read the passage in context.</div>'
     head = (
         f'<div class="doc-head" data-nonce="{nonce}"><div class="doc-title">{e(span.title or span.path)}</div>'
         f'<div class="src-meta">{meta_line(span)} · passage {e(span.label)}</div></div>'

@@ -47,7 +47,8 @@ CSS = """
 #document .doc-text { position: relative; max-height: 300px; overflow-y: auto; white-space: pre-wrap; line-height: 1.55;
   font-size: .93em; padding-right: .4em; }
 #sources .src-list { position: relative; max-height: 300px; overflow-y: auto; padding: 2px 4px 2px 2px; }
-#document mark { background: #ffd666; box-shadow: 0 0 0 1px #f0b400; -webkit-box-decoration-break: clone; box-decoration-break: clone; }
+#document mark { background: #ffd666; box-shadow: 0 0 0 1px #f0b400;
+  -webkit-box-decoration-break: clone; box-decoration-break: clone; }
 .empty { color: var(--body-text-color-subdued); font-style: italic; padding: .5em 0; }
 #docs-table table.docs { width: 100%; border-collapse: collapse; font-size: .92em; }
 #docs-table th, #docs-table td { text-align: left; padding: .35em .5em; border-bottom: 1px solid var(--border-color-primary);
