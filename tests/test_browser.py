@@ -161,7 +161,7 @@ def test_disallowed_and_oversized_uploads_are_refused_in_the_page(tab: Tab, serv
     evil = tmp_path / "payload.exe"
     evil.write_bytes(b"MZ not a document")
     page.set_input_files("#upload input[type=file]", [str(evil)])
-    page.get_by_text("payload.exe").first.wait_for()
+    page.locator("#upload [data-testid=download-link]").wait_for()  # uploaded, not just picked
     page.click("#add-files")
     page.wait_for_selector("#corpus-status .status.error")
     assert "type .exe is not allowed" in page.inner_text("#corpus-status")
