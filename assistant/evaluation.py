@@ -172,10 +172,12 @@ def score(item: GoldItem, answer: Answer, document_text: Any, latency_ms: float)
     ranked = [p.doc_id for p in answer.retrieved]
     missing = includes(answer.text, item.must_include) if item.answerable else []
     problems = citation_problems(answer, document_text)
+    # An abstention without citations has nothing to check.
+    nothing_cited = answer.abstained and not answer.citations and not MARKER.search(answer.text)
     s: dict[str, float | bool | None] = {
         "abstention_correct": answer.abstained == (not item.answerable),
         "answer_correct": item.answerable and not answer.abstained and not missing,
-        "citations_valid": None if answer.abstained else not problems,
+        "citations_valid": None if nothing_cited else not problems,
         "citation_precision": None,
         "citation_recall": None,
         "retrieval_hit": None,
