@@ -69,18 +69,16 @@ def answer_html(text: str, turn: int, answer: Answer | None = None) -> str:
     body = e(text)
     if answer is None:
         return f'<div class="answer">{with_markers(body, turn)}</div>'
-    marked, other_problems = 0, []
+    flagged, other_problems = [], []
     for problem in dict.fromkeys(answer.unsupported):
         quoted = e(problem.removeprefix(UNCITED).strip())  # the citation check reports "no citation: <sentence>"
-        if quoted and quoted in body:
-            flagged = f'<span class="unsupported" title="No source supports this">⚠ {quoted}</span>'
-            body = body.replace(quoted, flagged)
-            marked += 1
-        else:
-            other_problems.append(problem)
+        (flagged if quoted and quoted in body else other_problems).append(quoted or problem)
+    if flagged:  # one pass, longest first, so that a sentence inside another is not marked twice
+        pattern = re.compile("|".join(re.escape(q) for q in sorted(flagged, key=len, reverse=True)))
+        body = pattern.sub(lambda m: f'<span class="unsupported" title="No source supports this">⚠ {m[0]}</span>', body)
     html = f'<div class="answer">{with_markers(body, turn)}</div>'
     notes = []
-    if marked:
+    if flagged:
         notes.append("Sentences marked ⚠ cite no source: check them before relying on them.")
     notes += [f"Citation check: {problem}" for problem in other_problems]
     if answer.abstained and answer.retrieved:
@@ -130,6 +128,8 @@ def highlighted_context(document: str | None, span: Span) -> str:
     start, end = locate(document, span)
     if start < 0:
         return f'<p class="ctx gone">The document changed since this answer. Quoted: <mark>{e(span.text)}</mark></p>'
+    if end - start > 2 * CONTEXT_CHARS:  # a whole passage was cited: its opening, marked
+        return f'<p class="ctx"><mark>{e(excerpt(document[start:end]))}</mark></p>'
     before, cited, after, left, right = context_parts(document, start, end)
     lead, tail = ("… " if left else ""), (" …" if right else "")
     return f'<p class="ctx">{lead}{e(before)}<mark>{e(cited)}</mark>{e(after)}{tail}</p>'

@@ -153,6 +153,18 @@ def test_disallowed_and_broken_uploads_are_refused_with_a_message(server: Server
     assert sorted(p.name for p in server.corpus.iterdir()) == before
 
 
+def test_documents_table_counts_chunks(server: Server) -> None:
+    from assistant.ui_corpus import chunk_counts
+    from assistant.ui_render import documents_table
+
+    counts = chunk_counts(server.bot)
+    assert sum(counts.values()) == server.bot.index.manifest()["chunks"]
+    assert set(counts) == {doc["doc_id"] for doc in server.bot.list_documents()}
+    table = documents_table(server.bot.list_documents(), counts)
+    assert "2024-01-22" in table and f'<td class="num">{counts[UK_DOC]}</td>' in table
+    assert "&lt;script&gt;" in table and "<script>" not in table
+
+
 def test_delete_refuses_unknown_paths(server: Server) -> None:
     status = client(server).predict("../../etc/passwd", api_name="/delete")[0]
     assert "is not a document of this corpus" in status
@@ -239,12 +251,13 @@ def test_answer_html_escapes_text_and_links_markers() -> None:
     answer = Answer(
         question="q",
         text="It was <img src=x onerror=alert(1)> at Najin [1]. An invented claim. Also [2].",
-        unsupported=["[7]: no such source (the prompt had 2)", "no citation: An invented claim."],
+        unsupported=["[7]: no such source (the prompt had 2)", "no citation: An invented claim.", "no citation: invented"],
     )
     html = answer_html(answer.text, 3, answer)
     assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert 'class="cite cite-3-1"' in html and 'class="cite cite-3-2"' in html
     assert '<span class="unsupported" title="No source supports this">⚠ An invented claim.</span>' in html
+    assert html.count("class=\"unsupported\"") == 1  # a piece of a flagged sentence is not flagged again
     assert "cite no source" in html and "Citation check: [7]: no such source" in html
 
 
