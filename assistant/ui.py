@@ -284,7 +284,8 @@ def build_app(bot: Assistant, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> g
         yield json.dumps(turn.answer.to_dict() | {"done": True}), conv
 
     # --- layout ----------------------------------------------------------------------------
-    with gr.Blocks(title="Corpus assistant", analytics_enabled=False) as demo:
+    # Uploaded files wait in Gradio's cache only until they are copied: clear it hourly.
+    with gr.Blocks(title="Corpus assistant", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         conv_state = gr.State(Conversation())
         header = gr.HTML(brand(), elem_id="brand")
         with gr.Tabs():

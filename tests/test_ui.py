@@ -109,10 +109,14 @@ def test_api_reports_bad_questions(server: Server) -> None:
 
 
 def test_login_is_required_when_auth_is_set(tmp_path: Path) -> None:
+    from gradio_client.exceptions import AuthenticationError
+
     guarded = Server(tmp_path, credentials=("reader", "s3cret-pass"))
     try:
-        with pytest.raises(Exception):  # noqa: B017 - the client reports a failed login in several ways
+        with pytest.raises(AuthenticationError):
             client(guarded)
+        with pytest.raises(ValueError, match="Could not login"):
+            client(guarded, auth=("reader", "wrong"))
         answer = json.loads(client(guarded, auth=("reader", "s3cret-pass")).predict(PORT_QUESTION, api_name="/ask"))
         assert "Najin" in answer["text"]
     finally:
