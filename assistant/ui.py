@@ -16,6 +16,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,6 @@ class Turn:
 @dataclass
 class Conversation:
     turns: list[Turn] = field(default_factory=list)
-    selected: int = -1  # the turn whose sources are shown
     opened: int = 0  # counts openings of the document view, so that each one re-scrolls
 
     def history(self) -> list[str]:
@@ -133,8 +133,6 @@ def build_app(bot: Assistant, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> g
     settings = bot.settings
 
     def brand() -> str:
-        from html import escape
-
         docs = bot.list_documents()
         chunks = sum(chunk_counts(bot).values())
         return (
@@ -152,14 +150,8 @@ def build_app(bot: Assistant, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> g
     def open_span(conv: Conversation, turn: int, kind: str, n: int) -> tuple[str, str]:
         answer = conv.answer(turn)
         span = span_for(answer, kind, n) if answer else None
-        conv.selected = turn
         conv.opened += 1
-        text = None
-        if span is not None:
-            try:
-                text = bot.document_text(span.doc_id)
-            except QuestionError:
-                text = None
+        text = document_texts(bot, answer).get(span.doc_id) if answer and span else None
         return sources_for(conv, turn, (kind, n)), document_html(span, text, conv.opened)
 
     # --- chat events ---------------------------------------------------------------------
@@ -182,18 +174,15 @@ def build_app(bot: Assistant, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> g
                     yield conv.messages(), gr.skip(), gr.skip(), "", conv
         except Exception as exc:  # every error ends up in the page
             turn.error = one_line(exc)
-        conv.selected = number
-        empty_doc = document_html(None, None)
-        yield conv.messages(), sources_for(conv, number), empty_doc, "", conv
+        yield conv.messages(), sources_for(conv, number), document_html(None, None), "", conv
 
     def new_conversation() -> tuple[Any, ...]:
         conv = Conversation()
         return [], sources_html(None, -1, {}), document_html(None, None), "", conv
 
-    def on_select(conv: Conversation, evt: gr.SelectData) -> tuple[str, Conversation]:
+    def on_select(conv: Conversation, evt: gr.SelectData) -> str:
         index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-        conv.selected = int(index) // 2
-        return sources_for(conv, conv.selected), conv
+        return sources_for(conv, int(index) // 2)  # a user message and its answer make one turn
 
     def on_marker(conv: Conversation, evt: gr.EventData) -> tuple[str, str, Conversation]:
         data = getattr(evt, "_data", None) or {}
@@ -370,7 +359,7 @@ def build_app(bot: Assistant, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> g
         for trigger in (question.submit, send.click):
             trigger(respond, **chat_io, api_visibility="private", concurrency_limit=4, show_progress="hidden")
         new.click(new_conversation, None, [chatbot, sources, document, question, conv_state], api_visibility="private")
-        chatbot.select(on_select, [conv_state], [sources, conv_state], api_visibility="private")
+        chatbot.select(on_select, [conv_state], [sources], api_visibility="private")
         marker_io = dict(inputs=[conv_state], outputs=[sources, document, conv_state], api_visibility="private")
         sources.cite(on_marker, **marker_io)
         sources.open(on_marker, **marker_io)

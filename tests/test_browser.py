@@ -147,6 +147,9 @@ def test_each_browser_session_has_its_own_conversation(browser: Any, server: Ser
         assert PORT_QUESTION not in other.page.inner_text("#chat")
     finally:
         other.page.context.close()
+    ask(tab.page, "Which company are they tied to?", turns=2)
+    tab.page.locator("#chat [data-testid=bot]").first.click(position={"x": 4, "y": 4})  # the earlier answer
+    tab.page.wait_for_function(f"() => document.querySelector('#sources .for').innerText.includes({PORT_QUESTION!r})")
     tab.page.click("#new-conversation")
     tab.page.wait_for_function("() => document.querySelectorAll('#chat .message-row').length === 0")
     assert "Ask a question" in tab.page.inner_text("#sources")
