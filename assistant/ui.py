@@ -429,5 +429,5 @@ def serve(
     demo = build_app(bot, max_upload_mb)
     try:
         demo.queue().launch(**launch_options(host, port, credentials, max_upload_mb))
-    except OSError as exc:
-        raise ConfigError(f"cannot listen on {host}:{port} ({exc}); pass another --port or --host") from None
+    except OSError:
+        raise ConfigError(f"cannot listen on {host}:{port} (in use, or not allowed); pass another --port or --host") from None
