@@ -430,4 +430,6 @@ def serve(
     try:
         demo.queue().launch(**launch_options(host, port, credentials, max_upload_mb))
     except OSError:
-        raise ConfigError(f"cannot listen on {host}:{port} (in use, or not allowed); pass another --port or --host") from None
+        raise ConfigError(
+            f"cannot listen on {host}:{port} (in use, or not allowed); pass another --port or --host"
+        ) from None
