@@ -290,7 +290,7 @@ def build_app(bot: Assistant, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> g
                             latex_delimiters=[],
                             feedback_options=None,
                             placeholder="Ask a question about the documents. Answers cite numbered passages.",
-                            buttons=["copy"],
+                            buttons=[],  # "copy" would copy the message's HTML, not its text
                         )
                         with gr.Row():
                             question = gr.Textbox(
@@ -358,7 +358,9 @@ def build_app(bot: Assistant, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> g
         )
         for trigger in (question.submit, send.click):
             trigger(respond, **chat_io, api_visibility="private", concurrency_limit=4, show_progress="hidden")
-        new.click(new_conversation, None, [chatbot, sources, document, question, conv_state], api_visibility="private")
+        reset_io = dict(outputs=[chatbot, sources, document, question, conv_state], api_visibility="private")
+        new.click(new_conversation, **reset_io)
+        chatbot.clear(new_conversation, **reset_io)  # its trash button must forget the history too
         chatbot.select(on_select, [conv_state], [sources], api_visibility="private")
         marker_io = dict(inputs=[conv_state], outputs=[sources, document, conv_state], api_visibility="private")
         sources.cite(on_marker, **marker_io)

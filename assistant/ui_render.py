@@ -163,7 +163,10 @@ def sources_html(
     """The sources of one answer: its citations, or for an abstention the related reading."""
     if answer is None:
         return '<div class="empty">Ask a question; the passages each answer cites appear here.</div>'
-    head = f'<div class="for">Sources for: <q>{e(answer.question)}</q></div>'
+    head = f'<div class="for">Sources for: <q>{e(answer.question)}</q>'
+    if answer.standalone_question:  # a follow-up, read together with the conversation so far
+        head += f'<div class="as">Read as: <q>{e(answer.standalone_question)}</q></div>'
+    head += "</div>"
     if answer.citations:
         cards = [
             source_card(Span.of(c, f"[{c.number}]"), documents.get(c.doc_id), turn, "cite", c.number,

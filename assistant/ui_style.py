@@ -28,6 +28,7 @@ CSS = """
 #chat .pending { color: var(--body-text-color-subdued); font-style: italic; }
 .panel-title { font-weight: 600; margin: .2em 0 .4em; }
 #sources .for { font-size: .85em; color: var(--body-text-color-subdued); margin-bottom: .5em; }
+#sources .for .as { margin-top: .15em; font-style: italic; }
 #sources .related-note { font-size: .9em; margin: .3em 0 .6em; color: #8a5a00; font-weight: 600; }
 #sources .src { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .6em .75em;
   margin-bottom: .6em; background: var(--background-fill-primary); }

@@ -148,11 +148,21 @@ def test_each_browser_session_has_its_own_conversation(browser: Any, server: Ser
     finally:
         other.page.context.close()
     ask(tab.page, "Which company are they tied to?", turns=2)
+    assert "Read as" in tab.page.inner_text("#sources .for")  # resolved against this session's question
     tab.page.locator("#chat [data-testid=bot]").first.click(position={"x": 4, "y": 4})  # the earlier answer
     tab.page.wait_for_function(f"() => document.querySelector('#sources .for').innerText.includes({PORT_QUESTION!r})")
     tab.page.click("#new-conversation")
     tab.page.wait_for_function("() => document.querySelectorAll('#chat .message-row').length === 0")
     assert "Ask a question" in tab.page.inner_text("#sources")
+
+
+def test_clearing_the_chat_forgets_its_history(tab: Tab) -> None:
+    page = tab.page
+    ask(page, PORT_QUESTION)
+    page.get_by_role("button", name="Clear").first.click()
+    page.wait_for_function("() => document.querySelectorAll('#chat .message-row').length === 0")
+    ask(page, "Which company are they tied to?")
+    assert "Read as" not in page.inner_text("#sources .for")  # not resolved against the cleared question
 
 
 def test_disallowed_and_oversized_uploads_are_refused_in_the_page(tab: Tab, server: Server, tmp_path: Path) -> None:
