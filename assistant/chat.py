@@ -19,7 +19,7 @@ ANAPHORA = re.compile(
     r"former|latter|one|ones|him)\b",
     re.IGNORECASE,
 )
-SHORT_QUESTION_TERMS = 3
+SHORT_QUESTION_TERMS = 2  # "And Maria?" leans on the history; "When does the ferry leave?" does not
 
 
 def history_within(history: list[str], budget: int) -> list[str]:
