@@ -8,19 +8,23 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from assistant.answer import ExtractiveAnswerer, TermWeights
 from assistant.chat import Chat, resolve_followup
 from assistant.config import Settings, load_settings
+from assistant.embeddings import load_embed_model
 from assistant.errors import IndexStateError, QuestionError
 from assistant.ingest import IngestReport, build_settings, ingest
 from assistant.keyword import load_term_stats
+from assistant.llms import load_answerer
 from assistant.retrieve import HybridRetriever
 from assistant.store import IndexDir
 from assistant.tokens import count_tokens
 from assistant.types import Answer, Passage
 
-# Calibrated on the abstention dev set (see README, "Abstention").
-MIN_COVERAGE = 0.5
+# Calibrated on eval/calibration.jsonl and MultiHop-RAG dev null queries (README, "Abstention").
+MIN_SUPPORT = 0.46
 
 
 class Assistant:
@@ -55,7 +59,12 @@ class Assistant:
                 f"the index at {self.index.path} is corrupt ({type(exc).__name__}); run `assistant ingest --rebuild`"
             ) from None
         df, n_chunks = load_term_stats(self.index)
-        self.extractive = ExtractiveAnswerer(TermWeights(df, n_chunks), MIN_COVERAGE)
+        self.extractive = ExtractiveAnswerer(TermWeights(df, n_chunks), self._embed, MIN_SUPPORT)
+        if not hasattr(self, "llm"):  # loaded once; a re-ingest reloads only the index
+            self.llm = load_answerer(self.settings)  # None in extractive mode
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(load_embed_model(self.settings).get_text_embedding_batch(texts), dtype=np.float32)
 
     # --- corpus ---------------------------------------------------------------------------
     def ingest(self, rebuild: bool = False) -> IngestReport:
@@ -106,15 +115,22 @@ class Assistant:
     def _run(self, question: str, history: list[str], k: int | None, stream: bool) -> Iterator[str | Answer]:
         started = time.perf_counter()
         question = self.check_question(question)
-        standalone, context = resolve_followup(question, history, self.settings.history_tokens)
+        if self.llm:
+            standalone, context = self.llm.resolve_followup(question, history)
+        else:
+            standalone, context = resolve_followup(question, history, self.settings.history_tokens)
         with self._lock:
             passages = self.retriever.retrieve(standalone, k or self.settings.top_k)
         retrieved_ms = (time.perf_counter() - started) * 1000
-        pieces = self.extractive.stream(question, context, passages)
+        if self.llm:
+            pieces = self.llm.stream(question, standalone, context, passages, self.extractive)
+        else:
+            pieces = self.extractive.stream(question, context, passages)
         for piece in pieces:
             if isinstance(piece, Answer):
                 piece.standalone_question = standalone if standalone != question else ""
                 piece.timings_ms = {
+                    **piece.timings_ms,
                     "retrieve": round(retrieved_ms, 1),
                     "total": round((time.perf_counter() - started) * 1000, 1),
                 }
