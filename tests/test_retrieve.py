@@ -1,0 +1,88 @@
+"""Hybrid retrieval on real indexes (Chroma on disk, the real embedding model, BM25)."""
+
+from __future__ import annotations
+
+import json
+import pytest
+
+from assistant import Assistant
+from assistant.config import load_settings
+from assistant.ingest import ingest
+from assistant.retrieve import OutletMatcher
+from conftest import BRITAIN_DOC, UK_DOC
+
+BOTH_ARTICLES = "Which company are the sanctioned ships tied to, and how many tons of rockets were carried in the hold of the Angara?"
+
+
+def test_question_needing_both_articles_brings_both(bot: Assistant) -> None:
+    passages = bot.retrieve(BOTH_ARTICLES, k=4)
+    assert {p.doc_id for p in passages} == {UK_DOC, BRITAIN_DOC}
+    texts = " ".join(p.text for p in passages)
+    assert "Oboronlogistika" in texts and "hold of the Angara" in texts
+
+
+def test_passages_are_verbatim_spans_of_their_documents(bot: Assistant) -> None:
+    passages = bot.retrieve("At which port were the Russian ships loaded?", k=10)
+    assert passages
+    for p in passages:
+        assert bot.document_text(p.doc_id)[p.start : p.end] == p.text
+
+
+def test_k_is_respected(bot: Assistant) -> None:
+    assert len(bot.retrieve("North Korean port", k=1)) == 1
+    assert len(bot.retrieve("North Korean port", k=3)) == 3
+    chunks = bot.index.manifest()["chunks"]
+    everything = bot.retrieve("North Korean port", k=100)
+    assert len(everything) == chunks
+    assert len({p.node_id for p in everything}) == chunks
+
+
+ARTICLES = [
+    {"title": "Council approves ferry terminal", "source": "Harbor Gazette", "published_at": "2023-10-01 09:00:00.000000000Z",
+     "url": "https://example.org/gazette-1", "body": "The city council approved the budget for a new ferry terminal on the waterfront."},
+    {"title": "Ferry terminal opens", "source": "Harbor Gazette", "published_at": "2023-11-15 09:00:00.000000000Z",
+     "url": "https://example.org/gazette-2", "body": "Passengers boarded the first boats as the waterfront terminal opened to the public."},
+    {"title": "Orchards busy", "source": "Valley Post | Morning Edition", "published_at": "2023-10-02 09:00:00.000000000Z",
+     "url": "https://example.org/valley-1", "body": "Growers in the valley said pickers worked late to bring in the autumn crop."},
+    {"title": "Record apple harvest and ferry terminal", "source": "Daily Ledger", "published_at": "2023-10-03 09:00:00.000000000Z",
+     "url": "https://example.org/ledger-1", "body": "A record apple harvest was reported. The apple harvest record came as the ferry terminal opening drew crowds."},
+    {"title": "Ferry terminal opening and apple harvest record", "source": "Daily Ledger", "published_at": "2023-11-16 09:00:00.000000000Z",
+     "url": "https://example.org/ledger-2", "body": "The ferry terminal opening was covered widely; a record apple harvest was also reported again."},
+]
+
+
+@pytest.fixture(scope="module")
+def outlets_bot(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+    base = tmp_path_factory.mktemp("outlets")
+    (base / "corpus").mkdir()
+    (base / "corpus" / "news.json").write_text(json.dumps(ARTICLES), encoding="utf-8")
+    paths = {"corpus_dir": base / "corpus", "index_dir": base / "index"}
+    ingest(load_settings(**paths), progress=False)
+    return Assistant.open(**paths)
+
+
+def test_named_outlets_each_get_their_passages(outlets_bot: Assistant) -> None:
+    plain = outlets_bot.retrieve("Was there a record apple harvest and a ferry terminal opening?", k=2)
+    assert {p.source for p in plain} == {"Daily Ledger"}  # the words alone favour the Ledger
+
+    named = outlets_bot.retrieve(
+        "Did the Valley Post report a record apple harvest, while the Harbor Gazette covered the ferry terminal opening?", k=2
+    )
+    assert {p.source for p in named} == {"Valley Post | Morning Edition", "Harbor Gazette"}
+
+
+def test_a_named_date_picks_that_days_article(outlets_bot: Assistant) -> None:
+    first = outlets_bot.retrieve("What did the Harbor Gazette report on November 15, 2023 about the ferry terminal?", k=1)[0]
+    assert first.doc_id == "https://example.org/gazette-2"
+    first = outlets_bot.retrieve("What did the Harbor Gazette report on 2023-10-01 about the ferry terminal?", k=1)[0]
+    assert first.doc_id == "https://example.org/gazette-1"
+
+
+def test_outlet_matching_is_by_name_not_by_common_words() -> None:
+    matcher = OutletMatcher({"The Age", "The Roar | Sports Writers Blog", "FOX News - Health"})
+    assert matcher.targets("What is the age of the universe?") == []
+    found = matcher.targets("Did The Age and The Roar agree, as FOX News reported on October 5, 2023?")
+    assert [sorted(t.sources) for t in found] == [["The Age"], ["The Roar | Sports Writers Blog"], ["FOX News - Health"]]
+    assert found[2].date == "2023-10-05"
+    same = matcher.targets("After The Age report on 2023-10-01T10:00:00+00:00 and the later one by the same source on 2023-11-02?")
+    assert [(sorted(t.sources), t.date) for t in same] == [(["The Age"], "2023-10-01"), (["The Age"], "2023-11-02")]
