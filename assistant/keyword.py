@@ -1,4 +1,9 @@
-"""Keyword (BM25) index over every chunk in the collection, rebuilt after each ingest."""
+"""Keyword (BM25) indexes over every chunk in the collection, rebuilt after each ingest.
+
+bm25/            chunks (header + passage), llama-index's BM25Retriever, whose corpus holds each chunk's node
+bm25-sentences/  every sentence of every chunk, in chunk order, so a chunk can also be scored by its best
+                 sentence (a question usually paraphrases one sentence of the passage it needs)
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,12 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 from assistant.errors import IndexStateError
 from assistant.store import IndexDir
-from assistant.text import content_terms
+from assistant.text import content_terms, sentence_spans
 
 PAGE = 5000
 TERMS = "terms.json"
+SENTENCES_DIR = "bm25-sentences"
+SENTENCE_CHUNKS = "chunk_starts.npy"  # index of each chunk's first sentence
 
 
 def all_chunks(index: IndexDir) -> list[TextNode]:
@@ -43,8 +50,42 @@ def build_keyword_index(index: IndexDir) -> int:
         return 0
     retriever = BM25Retriever.from_defaults(nodes=nodes, stemmer=Stemmer.Stemmer("english"), language="english")
     retriever.persist(str(index.bm25_dir))
+    build_sentence_index(index, nodes, retriever.stemmer)
     write_term_stats(index, nodes)
     return len(nodes)
+
+
+def build_sentence_index(index: IndexDir, nodes: list[TextNode], stemmer: Any) -> None:
+    """BM25 over the sentences of the chunks, in the BM25 corpus order; chunk i owns sentences
+    starts[i]:starts[i+1] (a chunk without a sentence gets its whole text as one)."""
+    import bm25s
+    import numpy as np
+
+    sentences: list[str] = []
+    starts: list[int] = []
+    for node in nodes:
+        starts.append(len(sentences))
+        spans = sentence_spans(node.text) or [(0, len(node.text))]
+        sentences += [node.text[a:b] for a, b in spans]
+    model = bm25s.BM25()
+    model.index(bm25s.tokenize(sentences, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False)
+    folder = index.path / SENTENCES_DIR
+    model.save(str(folder))
+    np.save(folder / SENTENCE_CHUNKS, np.asarray(starts, dtype=np.int64))
+
+
+def load_sentence_index(index: IndexDir) -> tuple[Any, Any] | None:
+    """(BM25 over sentences, first sentence of each chunk), or None for an index built before it existed."""
+    import bm25s
+    import numpy as np
+
+    folder = index.path / SENTENCES_DIR
+    if not folder.is_dir():
+        return None
+    try:
+        return bm25s.BM25.load(str(folder)), np.load(folder / SENTENCE_CHUNKS)
+    except (OSError, ValueError, KeyError) as exc:
+        raise IndexStateError(f"sentence index at {folder} is unreadable ({exc}); run `assistant ingest --rebuild`") from None
 
 
 def write_term_stats(index: IndexDir, nodes: list[TextNode]) -> None:

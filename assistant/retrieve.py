@@ -20,13 +20,15 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 from assistant.config import Settings
 from assistant.embeddings import load_embed_model
-from assistant.keyword import load_keyword_index
+from assistant.keyword import load_keyword_index, load_sentence_index
 from assistant.store import IndexDir
 from assistant.text import content_terms
 from assistant.types import Passage
 
 # Weight of the dense cosine against BM25 scaled to [0, 1] by its best chunk (tuned on MultiHop-RAG dev).
 DENSE_WEIGHT = 0.0
+SENTENCE_WEIGHT = 0.5  # a chunk's keyword score adds this times its best sentence's BM25 score
+TARGET_DENSE = False  # also embed each target's words (one more model call per named outlet)
 CANDIDATES = 40  # ranked chunks kept per target
 MONTHS = "January February March April May June July August September October November December".split()
 DATE = re.compile(
@@ -99,12 +101,10 @@ class OutletMatcher:
             hi = mentions[i + 1][0] if i + 1 < len(mentions) else len(question)
             # The date written after the outlet ("TechCrunch, on October 7"), else the one just before it.
             named = [d for p, d in dates if end <= p < hi] or [d for p, d in dates if lo <= p < start]
-            # Its words: what follows the name up to the next outlet ("the TechCrunch article on ..."), or,
-            # when little follows ("..., as reported by The Age?"), the words on both sides.
+            # Its words: what follows the name up to the next outlet ("the TechCrunch article on ..."), or
+            # the whole question when little follows ("..., as reported by The Age and Fortune?").
             words = question[end:hi]
-            if len(content_terms(words)) < 3:
-                words = question[lo:start] + " " + words
-            targets.append(Target(sources, named[0] if named else "", words))
+            targets.append(Target(sources, named[0] if named else "", words if len(content_terms(words)) >= 3 else question))
         return targets
 
 
@@ -130,6 +130,7 @@ class HybridRetriever:
         self.sources = np.array([str(n.metadata.get("source", "")) for n in self.nodes])
         self.dates = np.array([str(n.metadata.get("date", "")) for n in self.nodes])
         self.outlets = OutletMatcher({s for s in self.sources if s})
+        self.sentences = load_sentence_index(index)
         self.embed_model = load_embed_model(settings)
         self.vectors = self._vectors(index) if DENSE_WEIGHT else None
 
@@ -160,7 +161,11 @@ class HybridRetriever:
         )[0]
         if not tokens:
             return np.zeros(len(self.nodes), dtype=np.float32)
-        return self.bm25.get_scores(tokens)
+        scores = self.bm25.get_scores(tokens)
+        if self.sentences is not None:
+            sentence_bm25, chunk_starts = self.sentences
+            scores = scores + SENTENCE_WEIGHT * np.maximum.reduceat(sentence_bm25.get_scores(tokens), chunk_starts)
+        return scores
 
     def dense_scores(self, text: str) -> np.ndarray:
         if self.vectors is None:
@@ -173,13 +178,17 @@ class HybridRetriever:
         return (keyword / top if top > 0 else keyword) + DENSE_WEIGHT * dense
 
     # --- ranking ----------------------------------------------------------------------------
-    def target_ranking(self, target: Target, question_keyword: np.ndarray, dense: np.ndarray) -> tuple[float, list[int]]:
+    def target_ranking(
+        self, target: Target, question: str, question_keyword: np.ndarray, dense: np.ndarray
+    ) -> tuple[float, list[int]]:
         """The target's best chunks, and the score of its best (targets matched best take turns first)."""
         mask = np.isin(self.sources, list(target.sources))
         if target.date:
             on_date = mask & (self.dates == target.date)
             if on_date.any():  # a date the outlet never published on is ignored, not an empty result
                 mask = on_date
+        if TARGET_DENSE and self.vectors is not None and target.text != question:
+            dense = dense + self.dense_scores(target.text)
         scores = self.fused(question_keyword + self.keyword_scores(target.text), dense)
         scores = np.where(mask, scores, -np.inf)
         best = [int(i) for i in np.argsort(-scores)[:CANDIDATES] if np.isfinite(scores[i])]
@@ -191,7 +200,7 @@ class HybridRetriever:
         dense = self.dense_scores(query) if self.vectors is not None else np.zeros(len(self.nodes), dtype=np.float32)
         overall = self.fused(question_keyword, dense)
         k = min(k, len(self.nodes))
-        found = [self.target_ranking(t, question_keyword, dense) for t in self.outlets.targets(query)]
+        found = [self.target_ranking(t, query, question_keyword, dense) for t in self.outlets.targets(query)]
         rankings = [ranking for _, ranking in sorted(found, key=lambda f: -f[0]) if ranking]
         chosen: dict[int, float] = {}
         while len(chosen) < k and any(rankings):
