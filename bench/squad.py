@@ -16,6 +16,7 @@ import hashlib
 import json
 import re
 import string
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -105,7 +106,9 @@ def run_assistant(folder: Path, questions: list[Question]) -> dict[str, Any]:
     bot = Assistant.open(corpus_dir=settings.corpus_dir, index_dir=settings.index_dir)
     bot.ask(questions[0].text)  # warm-up
     rows, latencies, chunk_tokens = [], [], []
-    for q in questions:
+    for number, q in enumerate(questions, 1):
+        if number % 250 == 0:
+            print(f"assistant: {number}/{len(questions)} questions", file=sys.stderr)
         t0 = time.perf_counter()
         answer = bot.ask(q.text)
         latencies.append((time.perf_counter() - t0) * 1000)
@@ -197,8 +200,10 @@ def main() -> None:
     rows = results + ([] if sampled else PUBLISHED)
     text = table(rows, COLUMNS)
     print(text)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     data = {
         "benchmark": "SQuAD v1.1 dev, one document per paragraph",
+        "commit": commit,
         "split": args.split,
         "paragraphs": len(docs),
         "questions": len(questions),
@@ -214,7 +219,7 @@ def main() -> None:
         "Data: SQuAD v1.1 dev (Rajpurkar et al., 2016), CC BY-SA 4.0. "
         "hit@k = the question's own paragraph among the first k distinct paragraphs; "
         "answer_contains_gold = the extractive answer holds a gold answer (SQuAD normalisation).\n"
-        f"Command: `python bench/squad.py --split {args.split}`\n\n"
+        f"Command: `python bench/squad.py --split {args.split}` at commit {commit}\n\n"
     )
     paths = write_report(f"squad-{args.split}", data, heading + text)
     print(f"wrote {paths[0]} and {paths[1]}", file=sys.stderr)
