@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BENCHMARKS, in_split, mean, percentile, table, write_report  # noqa: E402
+from common import BENCHMARKS, ROOT, in_split, mean, percentile, table, write_report  # noqa: E402
 
 CACHE = Path("/work/bench-cache")
 MARKER = re.compile(r"\s*\[\d+\]")
@@ -200,7 +200,7 @@ def main() -> None:
     rows = results + ([] if sampled else PUBLISHED)
     text = table(rows, COLUMNS)
     print(text)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
     data = {
         "benchmark": "SQuAD v1.1 dev, one document per paragraph",
         "commit": commit,
