@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.chat import is_followup
 from assistant.text import content_terms, sentence_spans
 from assistant.types import Answer, Citation, Passage
 
@@ -225,8 +226,10 @@ class ExtractiveAnswerer:
         sentences = split_sentences(passages)
         parts = split_question(question)
         chosen: list[Scored] = []
-        for part in parts:
-            scored = score_sentences(part, context, sentences, self.weights, self.embed)
+        for i, part in enumerate(parts):
+            # "..., and where were fragments of them found?": a later part's "them" is in the earlier parts.
+            part_context = " ".join([context, *parts[:i]]).strip() if i and is_followup(part) else context
+            scored = score_sentences(part, part_context, sentences, self.weights, self.embed)
             # A compound question gets the best sentence for each part; a part the corpus does not answer is left out.
             picked = choose(scored, self.min_support)[: 1 if len(parts) > 1 else MAX_SENTENCES]
             chosen += [s for s in picked if all(s.sentence is not c.sentence for c in chosen)]
