@@ -26,7 +26,7 @@ from assistant.text import content_terms
 from assistant.types import Passage
 
 # Weight of the dense cosine against BM25 scaled to [0, 1] by its best chunk (tuned on MultiHop-RAG dev).
-DENSE_WEIGHT = 0.0
+DENSE_WEIGHT = 0.25
 SENTENCE_WEIGHT = 0.5  # a chunk's keyword score adds this times its best sentence's BM25 score
 TARGET_DENSE = False  # also embed each target's words (one more model call per named outlet)
 CANDIDATES = 40  # ranked chunks kept per target
