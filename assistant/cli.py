@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from assistant.errors import AssistantError
 
@@ -33,7 +34,7 @@ def reports_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except AssistantError as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -59,9 +60,9 @@ def ingest(
     settings = settings_from(corpus_dir=corpus, index_dir=index)
     report = run_ingest(settings, rebuild=rebuild)
     for problem in report.problems:
-        err.print(f"[yellow]skipped[/] {problem}", soft_wrap=True)
+        err.print(f"[yellow]skipped[/] {escape(str(problem))}", soft_wrap=True)
     for doc_id in report.kept:
-        err.print(f"[yellow]kept[/] the indexed version of {doc_id}", soft_wrap=True)
+        err.print(f"[yellow]kept[/] the indexed version of {escape(doc_id)}", soft_wrap=True)
     err.print(report.line(), soft_wrap=True)
     if as_json:
         print(json.dumps(report.summary()))
@@ -78,26 +79,26 @@ def status(corpus: CorpusOpt = None, index: IndexOpt = None, as_json: JsonOpt = 
         print(json.dumps(info))
         return
     for key, value in info.items():
-        out.print(f"{key:16} {value}")
+        out.print(f"{key:16} {value}", markup=False)
 
 
 def print_answer(answer: Any) -> None:
     """The answer, then its numbered sources (or, when it abstains, the related reading)."""
-    out.print(answer.text, soft_wrap=True)
+    out.print(answer.text, markup=False, soft_wrap=True)
     if answer.notice:
-        err.print(f"[yellow]note:[/] {answer.notice}", soft_wrap=True)
+        err.print(f"[yellow]note:[/] {escape(answer.notice)}", soft_wrap=True)
     for item in answer.unsupported:
-        err.print(f"[yellow]unsupported:[/] {item}", soft_wrap=True)
+        err.print(f"[yellow]unsupported:[/] {escape(item)}", soft_wrap=True)
     if answer.citations:
         out.print("\n[bold]Sources[/]")
         for c in answer.citations:
             meta = ", ".join(part for part in (c.source, c.date) if part)
-            out.print(f"[bold][{c.number}][/] {c.title}{f' ({meta})' if meta else ''} — {c.path} @{c.start}-{c.end}", soft_wrap=True)
-            out.print(f"    “{' '.join(c.text.split())}”", soft_wrap=True)
+            out.print(f"[bold]\\[{c.number}][/] " + escape(f"{c.title}{f' ({meta})' if meta else ''} — {c.path} @{c.start}-{c.end}"), soft_wrap=True)
+            out.print(f"    “{' '.join(c.text.split())}”", markup=False, soft_wrap=True)
     elif answer.abstained and answer.retrieved:
         out.print("\n[bold]Related reading (not an answer)[/]")
         for p in answer.retrieved[:3]:
-            out.print(f"  - {p.title} — {p.path} @{p.start}-{p.end}", soft_wrap=True)
+            out.print(f"  - {p.title} — {p.path} @{p.start}-{p.end}", markup=False, soft_wrap=True)
 
 
 KOpt = Annotated[int | None, typer.Option("--k", min=1, max=100, help="Passages to retrieve [default: 10].")]
@@ -150,10 +151,10 @@ def chat(
             continue
         try:
             for piece in conversation.stream(question):
-                out.print(piece, end="", soft_wrap=True)
+                out.print(piece, end="", markup=False, soft_wrap=True)
             out.print()
         except QuestionError as exc:
-            err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             continue
         answer = conversation.last
         if answer is not None:
@@ -181,7 +182,7 @@ def serve(
     """The web UI: chat with cited answers, sources, corpus management (builds the index if missing)."""
     from assistant.ui_bind import check_bind
 
-    credentials = check_bind(host, auth, no_auth, warn=lambda message: err.print(f"[bold yellow]warning:[/] {message}"))
+    credentials = check_bind(host, auth, no_auth, warn=lambda message: err.print(f"[bold yellow]warning:[/] {escape(message)}"))
     settings = settings_from(corpus_dir=corpus, index_dir=index)
     from assistant.ui import serve as run_server  # gradio loads only once the address is accepted
 
@@ -211,7 +212,7 @@ def eval_gold(
     else:
         print(markdown(summary))
     if summary["passed"] is False:
-        err.print(f"[bold red]below thresholds:[/] {'; '.join(summary['threshold_failures'])}", soft_wrap=True)
+        err.print(f"[bold red]below thresholds:[/] {escape('; '.join(summary['threshold_failures']))}", soft_wrap=True)
         raise typer.Exit(1)
 
 
