@@ -238,6 +238,7 @@ class ExtractiveAnswerer:
     def stream(self, question: str, context: str, passages: list[Passage]) -> Iterator[str | Answer]:
         """Sentence by sentence; the complete Answer comes last."""
         answer = self.answer(question, context, passages)
-        for piece in re.split(r"(?<=\]\.) ", answer.text):
-            yield piece if piece is answer.text else piece + " "
+        pieces = re.split(r"(?<=\][.!?]) ", answer.text)
+        for i, piece in enumerate(pieces):
+            yield piece if i == len(pieces) - 1 else piece + " "
         yield answer

@@ -70,7 +70,7 @@ def test_streaming_gives_pieces_then_the_complete_answer(bot: Assistant) -> None
     chat = bot.chat()
     pieces = list(chat.stream("At which port were the Russian ships loaded?"))
     assert len(pieces) >= 1 and all(isinstance(p, str) for p in pieces)
-    assert chat.last is not None and "".join(pieces).strip() == chat.last.text
+    assert chat.last is not None and "".join(pieces) == chat.last.text
     assert "Najin" in chat.last.text
     assert_citations_exact(bot, chat.last)
 
