@@ -85,6 +85,10 @@ def status(corpus: CorpusOpt = None, index: IndexOpt = None, as_json: JsonOpt = 
 def print_answer(answer: Any) -> None:
     """The answer, then its numbered sources (or, when it abstains, the related reading)."""
     out.print(answer.text, markup=False, soft_wrap=True)
+    print_sources(answer)
+
+
+def print_sources(answer: Any) -> None:
     if answer.notice:
         err.print(f"[yellow]note:[/] {escape(answer.notice)}", soft_wrap=True)
     for item in answer.unsupported:
@@ -102,6 +106,7 @@ def print_answer(answer: Any) -> None:
 
 
 KOpt = Annotated[int | None, typer.Option("--k", min=1, max=100, help="Passages to retrieve [default: 10].")]
+ModeOpt = Annotated[str | None, typer.Option("--mode", help="Answer mode: extractive, llamacpp, openai, auto.")]
 
 
 @app.command()
@@ -111,7 +116,7 @@ def ask(
     corpus: CorpusOpt = None,
     index: IndexOpt = None,
     k: KOpt = None,
-    mode: Annotated[str | None, typer.Option("--mode", help="Answer mode: extractive, llamacpp, openai, auto.")] = None,
+    mode: ModeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer one question with numbered citations."""
@@ -131,7 +136,7 @@ def chat(
     corpus: CorpusOpt = None,
     index: IndexOpt = None,
     k: KOpt = None,
-    mode: Annotated[str | None, typer.Option("--mode", help="Answer mode: extractive, llamacpp, openai, auto.")] = None,
+    mode: ModeOpt = None,
 ) -> None:
     """A conversation in the terminal; follow-ups use what was asked before. Empty line or Ctrl-D quits."""
     from assistant.api import Assistant
@@ -156,10 +161,8 @@ def chat(
         except QuestionError as exc:
             err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             continue
-        answer = conversation.last
-        if answer is not None:
-            answer_copy = type(answer)(**{**answer.__dict__, "text": ""})
-            print_answer(answer_copy)
+        if conversation.last is not None:
+            print_sources(conversation.last)
 
 
 @app.command()

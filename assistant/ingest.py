@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from llama_index.core import Document
@@ -94,9 +94,6 @@ class IngestReport:
         if self.problems:
             text += f"; {len(self.problems)} file(s) skipped"
         return text
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.summary() | {"problems": [asdict(p) for p in self.problems], "kept": self.kept}
 
 
 def ingest(settings: Settings, rebuild: bool = False, progress: bool | None = None) -> IngestReport:

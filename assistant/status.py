@@ -23,11 +23,9 @@ def index_status(settings: Settings) -> dict[str, Any]:
         "tokenizer": manifest.get("tokenizer"),
         "updated": manifest.get("updated"),
         "size_bytes": index.size_bytes(),
-        "matches_settings": manifest_matches(index, settings),
+        "matches_settings": manifest_matches(manifest, settings),
     }
 
 
-def manifest_matches(index: IndexDir, settings: Settings) -> bool:
-    wanted = build_settings(settings).as_dict()
-    recorded = index.manifest()
-    return all(recorded.get(key) == value for key, value in wanted.items())
+def manifest_matches(manifest: dict[str, Any], settings: Settings) -> bool:
+    return all(manifest.get(key) == value for key, value in build_settings(settings).as_dict().items())
