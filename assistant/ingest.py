@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from llama_index.core import Document
 from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
 from llama_index.core.node_parser import SentenceSplitter
@@ -19,6 +20,7 @@ from assistant.embeddings import embed_model_name, load_embed_model
 from assistant.errors import CorpusError, IndexStateError
 from assistant.store import BuildSettings, IndexDir
 from assistant.tokens import encoding
+from assistant.vectors import SentenceVectors
 
 # Metadata kept on every chunk; only `header` is embedded and keyword-indexed with the passage.
 CHUNK_KEYS = ("doc_id", "path", "title", "source", "date", "author", "url", "start", "end", "header")
@@ -143,27 +145,30 @@ def _sync(
         else:
             report.unchanged += 1
     report.removed = len(set(before) - {doc.id_ for doc in documents})
-    if index.exists() and index.bm25_dir.exists() and not (report.added or report.updated or report.removed):
+    complete = index.exists() and index.bm25_dir.exists() and SentenceVectors.present(index.path)
+    if complete and not (report.added or report.updated or report.removed):
         report.chunks = index.manifest().get("chunks", 0)
         return report  # nothing to embed: skip loading the model
 
+    model = load_embed_model(settings)
+    show = sys.stderr.isatty() if progress is None else progress
+
+    def embed(texts: list[str]) -> np.ndarray:
+        return np.asarray(model.get_text_embedding_batch(texts, show_progress=show), dtype=np.float32)
+
     try:
         pipeline = IngestionPipeline(
-            transformations=[
-                OffsetChunker(chunk_size=build.chunk_size, chunk_overlap=build.chunk_overlap),
-                load_embed_model(settings),
-            ],
+            transformations=[OffsetChunker(chunk_size=build.chunk_size, chunk_overlap=build.chunk_overlap), model],
             docstore=docstore,
             vector_store=index.vector_store(),
             docstore_strategy=DocstoreStrategy.UPSERTS_AND_DELETE,
             disable_cache=True,
         )
-        show = sys.stderr.isatty() if progress is None else progress
         pipeline.run(documents=documents, show_progress=show)
         index.persist_docstore(docstore)
         from assistant.keyword import build_keyword_index
 
-        report.chunks = build_keyword_index(index)
+        report.chunks = build_keyword_index(index, embed)
         index.write_manifest(build, documents=len(documents), chunks=report.chunks)
     except OSError as exc:
         raise IndexStateError(f"cannot write the index at {index.path} ({exc.strerror or exc}); check disk space and permissions") from None

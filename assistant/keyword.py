@@ -17,6 +17,7 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node
 from assistant.errors import IndexStateError
 from assistant.store import IndexDir
 from assistant.text import content_terms, sentence_spans
+from assistant.vectors import Embed, SentenceVectors
 
 PAGE = 5000
 TERMS = "terms.json"
@@ -40,8 +41,8 @@ def all_chunks(index: IndexDir) -> list[TextNode]:
         offset += PAGE
 
 
-def build_keyword_index(index: IndexDir) -> int:
-    """Rebuild and persist the BM25 index; returns the number of chunks."""
+def build_keyword_index(index: IndexDir, embed: Embed) -> int:
+    """Rebuild and persist the BM25 indexes and sentence vectors; returns the number of chunks."""
     import Stemmer
     from llama_index.retrievers.bm25 import BM25Retriever
 
@@ -50,14 +51,15 @@ def build_keyword_index(index: IndexDir) -> int:
         return 0
     retriever = BM25Retriever.from_defaults(nodes=nodes, stemmer=Stemmer.Stemmer("english"), language="english")
     retriever.persist(str(index.bm25_dir))
-    build_sentence_index(index, nodes, retriever.stemmer)
+    sentences = build_sentence_index(index, nodes, retriever.stemmer)
+    SentenceVectors.build(index.path, sentences, embed)
     write_term_stats(index, nodes)
     return len(nodes)
 
 
-def build_sentence_index(index: IndexDir, nodes: list[TextNode], stemmer: Any) -> None:
+def build_sentence_index(index: IndexDir, nodes: list[TextNode], stemmer: Any) -> list[str]:
     """BM25 over the sentences of the chunks, in the BM25 corpus order; chunk i owns sentences
-    starts[i]:starts[i+1] (a chunk without a sentence gets its whole text as one)."""
+    starts[i]:starts[i+1] (a chunk without a sentence gets its whole text as one). Returns the sentences."""
     import bm25s
     import numpy as np
 
@@ -72,6 +74,7 @@ def build_sentence_index(index: IndexDir, nodes: list[TextNode], stemmer: Any) -
     folder = index.path / SENTENCES_DIR
     model.save(str(folder))
     np.save(folder / SENTENCE_CHUNKS, np.asarray(starts, dtype=np.int64))
+    return sentences
 
 
 def load_sentence_index(index: IndexDir) -> tuple[Any, Any] | None:

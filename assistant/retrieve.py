@@ -18,12 +18,11 @@ import bm25s
 import numpy as np
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
-from assistant.config import Settings
-from assistant.embeddings import load_embed_model
 from assistant.keyword import load_keyword_index, load_sentence_index
 from assistant.store import IndexDir
 from assistant.text import content_terms
 from assistant.types import Passage
+from assistant.vectors import Embed
 
 # Weight of the dense cosine against BM25 scaled to [0, 1] by its best chunk (tuned on MultiHop-RAG dev).
 DENSE_WEIGHT = 0.25
@@ -118,8 +117,8 @@ def iso_date(match: re.Match[str]) -> str:
 class HybridRetriever:
     """`retrieve(query, k)`: ranked passages. Loads the keyword index and every chunk vector once."""
 
-    def __init__(self, index: IndexDir, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, index: IndexDir, embed: Embed) -> None:
+        self.embed = embed
         keyword = load_keyword_index(index)
         self.bm25: bm25s.BM25 = keyword.bm25
         self.stemmer = keyword.stemmer
@@ -131,7 +130,6 @@ class HybridRetriever:
         self.dates = np.array([str(n.metadata.get("date", "")) for n in self.nodes])
         self.outlets = OutletMatcher({s for s in self.sources if s})
         self.sentences = load_sentence_index(index)
-        self.embed_model = load_embed_model(settings)
         self.vectors = self._vectors(index) if DENSE_WEIGHT else None
 
     def _vectors(self, index: IndexDir) -> np.ndarray:
@@ -170,8 +168,7 @@ class HybridRetriever:
     def dense_scores(self, text: str) -> np.ndarray:
         if self.vectors is None:
             return np.zeros(len(self.nodes), dtype=np.float32)
-        query = np.asarray(self.embed_model.get_query_embedding(text), dtype=np.float32)
-        return self.vectors @ (query / max(float(np.linalg.norm(query)), 1e-12))
+        return self.vectors @ self.embed([text])[0]
 
     def fused(self, keyword: np.ndarray, dense: np.ndarray) -> np.ndarray:
         top = float(keyword.max()) if keyword.size else 0.0

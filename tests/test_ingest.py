@@ -268,3 +268,36 @@ def test_ingest_with_sockets_blocked(corpus: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "network blocked" not in result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1])["added"] == 2
+
+
+def test_sentence_vectors_are_precomputed_and_reused(corpus: Path, tmp_path: Path) -> None:
+    """Every sentence is embedded at ingest; an edit embeds only the sentences that are new."""
+    import numpy as np
+
+    from assistant.embeddings import load_embed_model
+    from assistant.vectors import SentenceVectors
+
+    settings = load_settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    ingest(settings, progress=False)
+    index = IndexDir(settings.index_dir)
+    before = SentenceVectors.load(index.path)
+    assert before is not None and len(before.keys) > 20
+    model = load_embed_model(settings)
+    sentence = "What exactly was loaded on them — Britain cannot say for sure."
+    assert sentence in (corpus / BRITAIN_DOC).read_text(encoding="utf-8")
+    stored = before.get(sentence)
+    assert stored is not None
+    assert float(stored @ np.asarray(model.get_text_embedding(sentence))) > 0.999
+
+    embedded: list[str] = []
+
+    def counting(texts: list[str]) -> np.ndarray:
+        embedded.extend(texts)
+        return np.asarray(model.get_text_embedding_batch(texts), dtype=np.float32)
+
+    new = "A new closing paragraph about the port of Vladivostok."
+    SentenceVectors.build(index.path, [sentence, new], counting)
+    assert embedded == [new]
+    after = SentenceVectors.load(index.path)
+    assert after is not None and len(after.keys) == 2
+    assert np.array_equal(after.get(sentence), stored)
