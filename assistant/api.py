@@ -17,7 +17,7 @@ from assistant.embeddings import load_embed_model
 from assistant.errors import IndexStateError, QuestionError
 from assistant.ingest import IngestReport, build_settings, ingest
 from assistant.keyword import load_term_stats
-from assistant.llms import load_answerer
+from assistant.llms import LLMAnswerer, available_modes, load_answerer, resolve_mode
 from assistant.retrieve import HybridRetriever
 from assistant.store import IndexDir
 from assistant.tokens import count_tokens
@@ -35,6 +35,8 @@ class Assistant:
         self.settings = settings
         self.index = IndexDir(settings.index_dir)
         self._lock = threading.RLock()
+        self._answerers: dict[str, LLMAnswerer | None] = {}  # per answer mode, loaded on first use
+        self.mode = resolve_mode(settings)
         self._load()
 
     @classmethod
@@ -63,8 +65,19 @@ class Assistant:
             ) from None
         df, n_chunks = load_term_stats(self.index)
         self.extractive = ExtractiveAnswerer(TermWeights(df, n_chunks), self.embed, MIN_SUPPORT)
-        if not hasattr(self, "llm"):  # loaded once; a re-ingest reloads only the index
-            self.llm = load_answerer(self.settings)  # None in extractive mode
+        self.answerer(self.mode)  # a missing model or bad prompt fails at open, not at the first question
+
+    def answerer(self, mode: str | None = None) -> LLMAnswerer | None:
+        """The LLM answerer of `mode` (None: the configured one), loaded once; None means extractive."""
+        mode = mode or self.mode
+        if mode not in self._answerers:
+            if mode != self.mode and mode not in available_modes(self.settings):
+                modes = ", ".join(available_modes(self.settings))
+                raise QuestionError(f"answer mode {mode!r} is not available here; choose one of {modes}")
+            with self._lock:
+                if mode not in self._answerers:
+                    self._answerers[mode] = load_answerer(self.settings.model_copy(update={"answer_mode": mode}))
+        return self._answerers[mode]
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         return np.asarray(load_embed_model(self.settings).get_text_embedding_batch(texts), dtype=np.float32)
@@ -105,28 +118,36 @@ class Assistant:
         with self._lock:
             return self.retriever.retrieve(question, k or self.settings.top_k)
 
-    def ask(self, question: str, history: list[str] | None = None, k: int | None = None) -> Answer:
-        """Answer a question; `history` holds earlier user turns of the same conversation."""
-        *_, answer = self._run(question, history or [], k, stream=False)
+    def ask(
+        self, question: str, history: list[str] | None = None, k: int | None = None, mode: str | None = None
+    ) -> Answer:
+        """Answer a question; `history` holds earlier user turns of the same conversation; `mode` overrides
+        the configured answer mode for this question."""
+        *_, answer = self._run(question, history or [], k, mode, stream=False)
         assert isinstance(answer, Answer)
         return answer
 
-    def stream(self, question: str, history: list[str] | None = None, k: int | None = None) -> Iterator[str | Answer]:
+    def stream(
+        self, question: str, history: list[str] | None = None, k: int | None = None, mode: str | None = None
+    ) -> Iterator[str | Answer]:
         """Text pieces as they come, then the complete Answer as the last item."""
-        yield from self._run(question, history or [], k, stream=True)
+        yield from self._run(question, history or [], k, mode, stream=True)
 
-    def _run(self, question: str, history: list[str], k: int | None, stream: bool) -> Iterator[str | Answer]:
+    def _run(
+        self, question: str, history: list[str], k: int | None, mode: str | None, stream: bool
+    ) -> Iterator[str | Answer]:
         started = time.perf_counter()
         question = self.check_question(question)
-        if self.llm:
-            standalone, context = self.llm.resolve_followup(question, history)
+        llm = self.answerer(mode)
+        if llm:
+            standalone, context = llm.resolve_followup(question, history)
         else:
             standalone, context = resolve_followup(question, history, self.settings.history_tokens)
         with self._lock:
             passages = self.retriever.retrieve(standalone, k or self.settings.top_k)
         retrieved_ms = (time.perf_counter() - started) * 1000
-        if self.llm:
-            pieces = self.llm.stream(question, standalone, context, passages, self.extractive)
+        if llm:
+            pieces = llm.stream(question, standalone, context, passages, self.extractive)
         else:
             pieces = self.extractive.stream(question, context, passages)
         for piece in pieces:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html import escape
@@ -24,9 +23,9 @@ import gradio as gr
 
 from assistant.api import Assistant
 from assistant.config import Settings
-from assistant.errors import AssistantError, ConfigError, QuestionError
+from assistant.errors import AssistantError, ConfigError, CorpusError, QuestionError
 from assistant.ingest import ingest
-from assistant.llms import available_modes, resolve_mode
+from assistant.llms import available_modes
 from assistant.store import IndexDir
 from assistant.types import Answer
 from assistant.ui_corpus import ALLOWED_SUFFIXES, MB, Change, add_files, chunk_counts, delete_file
@@ -81,33 +80,6 @@ class Conversation:
         return self.turns[turn].answer if 0 <= turn < len(self.turns) else None
 
 
-class Answerers:
-    """An Assistant per answer mode over the same index; the one configured at start is `bot`."""
-
-    def __init__(self, bot: Assistant) -> None:
-        self.bot = bot
-        self.modes = available_modes(bot.settings)
-        configured = resolve_mode(bot.settings)
-        self.default = configured if configured in self.modes else self.modes[0]
-        self._variants: dict[str, Assistant] = {}
-        self._lock = threading.Lock()
-
-    def get(self, mode: str | None) -> Assistant:
-        if not mode or mode == self.default:
-            return self.bot
-        if mode not in self.modes:
-            raise QuestionError(f"answer mode {mode!r} is not available here; choose one of {', '.join(self.modes)}")
-        with self._lock:
-            if mode not in self._variants:
-                self._variants[mode] = Assistant(self.bot.settings.model_copy(update={"answer_mode": mode}))
-            return self._variants[mode]
-
-    def corpus_changed(self) -> None:
-        """Other modes reopen the index on their next question."""
-        with self._lock:
-            self._variants.clear()
-
-
 def document_texts(bot: Assistant, answer: Answer) -> dict[str, str | None]:
     texts: dict[str, str | None] = {}
     for item in [*answer.citations, *answer.retrieved]:
@@ -128,7 +100,8 @@ def one_line(exc: BaseException) -> str:
 
 # --- the app -------------------------------------------------------------------------------------
 def build_app(bot: Assistant, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> gr.Blocks:
-    answerers = Answerers(bot)
+    modes = available_modes(bot.settings)
+    default_mode = bot.mode if bot.mode in modes else modes[0]
     max_bytes = int(max_upload_mb * MB)
     settings = bot.settings
 
@@ -166,7 +139,7 @@ def build_app(bot: Assistant, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> g
         number = len(conv.turns) - 1
         yield conv.messages(), gr.skip(), gr.skip(), "", conv
         try:
-            for piece in answerers.get(mode).stream(question, history=history, k=int(k)):
+            for piece in bot.stream(question, history=history, k=int(k), mode=mode):
                 if isinstance(piece, Answer):
                     turn.answer = piece
                 else:
@@ -223,7 +196,6 @@ def build_app(bot: Assistant, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> g
             lines = report_lines(change)
         except Exception as exc:
             lines = [("error", f"nothing was added: {one_line(exc)}; the index is unchanged")]
-        answerers.corpus_changed()
         yield status_html(lines), *corpus_views(), None
 
     def delete(rel: str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
@@ -235,7 +207,6 @@ def build_app(bot: Assistant, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> g
             lines = [("ok", f"deleted {rel} and its metadata"), ("info", f"index: {change.report.line()}")]
         except Exception as exc:
             lines = [("error", f"{rel} was not deleted: {one_line(exc)}")]
-        answerers.corpus_changed()
         return status_html(lines), *corpus_views()
 
     def rescan(progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[Any, ...]:
@@ -244,7 +215,6 @@ def build_app(bot: Assistant, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> g
             lines = report_lines(Change(report=bot.ingest()))
         except Exception as exc:
             lines = [("error", f"re-scan failed: {one_line(exc)}; the index is unchanged")]
-        answerers.corpus_changed()
         return status_html(lines), *corpus_views()
 
     # --- API-only endpoints ----------------------------------------------------------------
@@ -304,10 +274,10 @@ def build_app(bot: Assistant, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> g
                             send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask")
                         with gr.Row():
                             mode = gr.Dropdown(
-                                answerers.modes,
-                                value=answerers.default,
+                                modes,
+                                value=default_mode,
                                 label="Answer mode",
-                                interactive=len(answerers.modes) > 1,
+                                interactive=len(modes) > 1,
                                 scale=2,
                             )
                             k = gr.Slider(
@@ -417,16 +387,25 @@ def serve(
     credentials: tuple[str, str] | None = None,
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
 ) -> None:
-    """Open the index (building it first if it is missing) and serve until interrupted.
+    """Bring the index in line with the corpus folder (building it on first start) and serve until interrupted.
 
     The caller has checked the address with `ui_bind.check_bind`.
     """
     if max_upload_mb <= 0:
         raise ConfigError("--max-upload-mb must be positive (e.g. 20)")
-    if not IndexDir(settings.index_dir).exists():
-        print(f"No index at {settings.index_dir}: building it from {settings.corpus_dir} (first start)…",
-              file=sys.stderr)
-        print(ingest(settings).line(), file=sys.stderr)
+    built = IndexDir(settings.index_dir).exists()
+    print(f"{'Syncing' if built else 'Building'} the index at {settings.index_dir} from {settings.corpus_dir}…",
+          file=sys.stderr)
+    try:
+        report = ingest(settings)
+    except CorpusError as exc:
+        if not built:
+            raise
+        print(f"warning: {exc}; serving the index as it was", file=sys.stderr)
+    else:
+        print(report.line(), file=sys.stderr)
+        for problem in report.problems:
+            print(f"skipped {problem}", file=sys.stderr)
     bot = Assistant(settings)
     demo = build_app(bot, max_upload_mb)
     try:

@@ -225,6 +225,32 @@ def test_non_loopback_bind_without_auth_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "index").exists()  # refused before any work
 
 
+def test_serve_syncs_the_corpus_folder_at_start(tmp_path: Path) -> None:
+    """A file added to the folder while the server was down is indexed when `assistant serve` starts."""
+    from assistant.config import load_settings
+    from assistant.ingest import ingest
+
+    corpus = copy_corpus(tmp_path / "corpus")
+    ingest(load_settings(corpus_dir=corpus, index_dir=tmp_path / "index"), progress=False)
+    (corpus / "note.md").write_text("# Port note\n\nThe ferry Amur called at the port of Vanino in March.\n")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--corpus", str(corpus), "--index",
+         str(tmp_path / "index")],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=os.environ | {"NO_COLOR": "1"},
+    )
+    try:
+        assert proc.stderr is not None
+        lines = [proc.stderr.readline()]
+        while lines[-1] and " added, " not in lines[-1] and len(lines) < 100:
+            lines.append(proc.stderr.readline())
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    assert lines[0].startswith("Syncing the index"), lines
+    assert lines[-1].startswith("1 added, 0 updated, 0 removed, 2 unchanged"), lines
+
+
 def test_bind_rules() -> None:
     from assistant.errors import ConfigError
     from assistant.ui_bind import check_bind
@@ -293,13 +319,11 @@ def test_abstentions_offer_related_reading_not_citations() -> None:
     assert "not as citations" in answer_html(answer.text, 0, answer)
 
 
-def test_answer_modes_are_those_that_can_run(server: Server) -> None:
+def test_answer_mode_per_question(server: Server) -> None:
+    """The UI's mode choice goes to the one Assistant: an unavailable mode is a clear error, extractive always runs."""
     from assistant.errors import QuestionError
-    from assistant.llms import available_modes
-    from assistant.ui import Answerers
 
-    answerers = Answerers(server.bot)
-    assert answerers.modes == available_modes(server.bot.settings) and "extractive" in answerers.modes
-    assert answerers.get(answerers.default) is server.bot and answerers.get(None) is server.bot
+    bot = server.bot
+    assert bot.ask("At which port were the ships loaded?", mode="extractive").mode == "extractive"
     with pytest.raises(QuestionError, match="not available"):
-        answerers.get("telepathy")
+        bot.ask("At which port were the ships loaded?", mode="telepathy")
