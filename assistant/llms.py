@@ -1,9 +1,13 @@
 """LLM answers from numbered sources: a local GGUF through llama.cpp or any OpenAI-compatible server.
 
-The LLM writes the text; `citations.CitationChecker` keeps it honest (every `[n]` names a source,
-sentences without one are reported). Follow-ups are condensed into a standalone question by the
-LLM. Failures become `LLMError`; with `fallback = "extractive"` the extractive answerer steps in
-and the answer says so. Heavy imports (llama_cpp, openai) happen only when a mode needs them.
+The sources are the sentences the extractive scorer rates best for the question (a small model
+copies facts from a few short sources far better than from whole chunks); when no sentence gives
+enough support the answer abstains without calling the LLM. The LLM writes the text;
+`citations.CitationChecker` keeps it honest: each generated sentence is cited to the source
+sentence that supports it, and what no source supports is reported. Follow-ups are condensed into
+a standalone question by the LLM. Failures become `LLMError`; with `fallback = "extractive"` the
+extractive answerer steps in and the answer says so. Heavy imports (llama_cpp, openai) happen only
+when a mode needs them.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,11 +26,11 @@ from llama_index.core.prompts import PromptTemplate
 
 from assistant.answer import ABSTAIN_TEXT, abstain
 from assistant.chat import history_within, resolve_followup
-from assistant.citations import CitationChecker, tidy
+from assistant.citations import Attributor, CitationChecker
 from assistant.config import Settings
 from assistant.errors import ConfigError, LLMError
 from assistant.tokens import count_tokens
-from assistant.types import Answer, Passage
+from assistant.types import Answer, Citation, Passage
 
 if TYPE_CHECKING:
     from assistant.answer import ExtractiveAnswerer
@@ -265,11 +269,11 @@ class LLMAnswerer:
     def stream(
         self, question: str, standalone: str, context: str, passages: list[Passage], extractive: ExtractiveAnswerer
     ) -> Iterator[str | Answer]:
-        """Text pieces as generated (markers already renumbered), then the checked Answer."""
+        """Text pieces as generated (each sentence's markers once it is complete), then the checked Answer."""
         try:
             if self.llm is None:
                 raise LLMError(self.error)
-            yield from self._generate(question, standalone, passages)
+            yield from self._generate(question, standalone, context, passages, extractive)
         except LLMError as exc:
             if self.settings.fallback != "extractive":
                 raise
@@ -279,8 +283,12 @@ class LLMAnswerer:
             yield answer.text
             yield answer
 
-    def _generate(self, question: str, standalone: str, passages: list[Passage]) -> Iterator[str | Answer]:
-        sources = self.pack(standalone, passages)
+    def _generate(
+        self, question: str, standalone: str, context: str, passages: list[Passage], extractive: ExtractiveAnswerer
+    ) -> Iterator[str | Answer]:
+        # The extractive answerer reads the question with its history (as in extractive mode).
+        found = extractive.answer(question, context, passages)
+        sources = self.pack(standalone, [sentence_source(c, passages) for c in found.citations])
         if not sources:
             answer = abstain(question, passages)
             answer.mode = self.mode
@@ -292,8 +300,7 @@ class LLMAnswerer:
             ChatMessage(role=MessageRole.SYSTEM, content=self.system_prompt()),
             ChatMessage(role=MessageRole.USER, content=self.prompts.qa.format(sources=numbered, question=standalone)),
         ]
-        checker = CitationChecker(sources)
-        shown: list[str] = []
+        checker = CitationChecker(Attributor(sources, extractive.weights, extractive.embed), exempt=ABSTAIN_TEXT)
         started = time.perf_counter()
         first_token = None
         with self._calling():
@@ -302,29 +309,24 @@ class LLMAnswerer:
                     first_token = time.perf_counter()
                 piece = checker.feed(chunk.delta or "")
                 if piece:
-                    shown.append(piece)
                     yield piece
         tail = checker.finish()
         if tail:
-            shown.append(tail)
             yield tail
-        text = tidy("".join(shown))
         timings = {"llm_total": round((time.perf_counter() - started) * 1000, 1)}
         if first_token is not None:
             timings["llm_first_token"] = round((first_token - started) * 1000, 1)
-        if not text:
-            answer = abstain(question, passages)
-            answer.unsupported = ["the LLM returned no text"]
-        else:
-            citations = checker.citations()
+        citations = checker.citations()
+        if citations:
             answer = Answer(
-                question=question,
-                text=text,
-                citations=citations,
-                abstained=not citations and ABSTAIN_TEXT.rstrip(".").lower() in text.lower(),
-                retrieved=passages,
-                unsupported=checker.problems(text, exempt=ABSTAIN_TEXT),
+                question=question, text=checker.text, citations=citations, retrieved=passages, unsupported=checker.problems
             )
+        else:
+            # Nothing the LLM wrote is in the sources: that is no answer from the corpus.
+            answer = abstain(question, passages)
+            answer.unsupported = checker.problems if checker.text else ["the LLM returned no text"]
+            if checker.text and checker.text != ABSTAIN_TEXT:
+                yield f"\n\n{ABSTAIN_TEXT}"
         answer.mode = self.mode
         answer.timings_ms = timings
         yield answer
@@ -358,6 +360,12 @@ class LLMAnswerer:
         if name == "AuthenticationError":
             return f"the LLM server at {self.where} refused the API key; set OPENAI_API_KEY or ASSISTANT_OPENAI_API_KEY"
         return f"the {self.mode} LLM failed ({one_line(exc)})"
+
+
+def sentence_source(citation: Citation, passages: Sequence[Passage]) -> Passage:
+    """A cited sentence as a source of its own, keeping its passage's identity and metadata."""
+    p = next(p for p in passages if p.doc_id == citation.doc_id and p.start <= citation.start and citation.end <= p.end)
+    return replace(p, text=citation.text, start=citation.start, end=citation.end)
 
 
 def load_answerer(settings: Settings) -> LLMAnswerer | None:

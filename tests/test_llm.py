@@ -1,9 +1,11 @@
 """LLM answer modes with real components: SmolLM2-135M through llama.cpp, and the same GGUF behind
 llama-cpp-python's OpenAI-compatible server started here on 127.0.0.1.
 
-A 135M model cites poorly; these tests assert the guarantees the citation check gives whatever the
-model writes (markers name real sources, quoted passages match the documents, uncited sentences
-are reported), not eloquence. Generation is bounded by small max_tokens.
+A 135M model rarely writes [n] markers; the citation check attributes every generated sentence to
+the source sentence that supports it. These tests assert what that check guarantees whatever the
+model writes (every citation is a sentence span quoted exactly from a retrieved passage, markers
+name real citations, unsupported sentences and fabricated markers are reported), and that seed
+questions get cited answers from the right article. Generation is bounded by small max_tokens.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ import pytest
 
 from assistant import Assistant
 from assistant.answer import ABSTAIN_TEXT
-from assistant.citations import CitationChecker, sentences, tidy
+from assistant.citations import Attributor, CitationChecker
 from assistant.config import load_settings
 from assistant.errors import ConfigError, LLMError
-from assistant.llms import PROMPTS_DIR, available_modes, load_prompts, model_path, resolve_mode
-from assistant.types import Answer
+from assistant.llms import PROMPTS_DIR, available_modes, load_prompts, model_path, resolve_mode, sentence_source
+from assistant.text import sentence_spans
+from assistant.types import Answer, Passage
+from conftest import BRITAIN_DOC, UK_DOC
 
 GGUF = model_path(load_settings())
 pytestmark = pytest.mark.skipif(
@@ -40,6 +44,12 @@ QUESTIONS = [
     "At which port were the Russian ships loaded?",
     "Which three Russian ships were photographed?",
     "Who wrote the article about Britain giving the UN photos?",
+]
+# Seed questions SmolLM2 answers from one article: (question, a word the answer holds, the article).
+SEEDS = [
+    ("To whom did Great Britain provide the satellite photos of Russian ships?", "UN experts", BRITAIN_DOC),
+    ("What was the end point of the container route?", "Tikhoretsk", BRITAIN_DOC),
+    ("How many tons of rockets were transported in the hold of the Angara?", "50 tons", BRITAIN_DOC),
 ]
 MARKER = re.compile(r"\[(\d+)\]")
 
@@ -59,17 +69,31 @@ def assert_honest(bot: Assistant, answer: Answer) -> None:
     assert list(dict.fromkeys(used)) == numbers  # renumbered in order of first use, none unused or unknown
     for c in answer.citations:
         assert c.text and bot.document_text(c.doc_id)[c.start : c.end] == c.text
-        assert any(p.doc_id == c.doc_id and p.start == c.start and p.end == c.end for p in answer.retrieved)
+        # A sentence of a retrieved passage, as in the extractive mode.
+        assert any(
+            p.doc_id == c.doc_id and (c.start - p.start, c.end - p.start) in sentence_spans(p.text) for p in answer.retrieved
+        )
     reported = {u.removeprefix("no citation: ") for u in answer.unsupported}
-    for sentence in sentences(answer.text):
-        assert MARKER.search(sentence) or sentence in reported or sentence == ABSTAIN_TEXT
-    assert answer.abstained == (not answer.citations and ABSTAIN_TEXT.rstrip(".").lower() in answer.text.lower())
+    for start, end in sentence_spans(answer.text):
+        sentence = answer.text[start:end]
+        claims = re.search(r"[^\W\d_]{2}", sentence) and not re.search(r"\?[\"'”’)]*$", sentence)
+        assert MARKER.search(sentence) or sentence in reported or not claims or sentence == ABSTAIN_TEXT
+    assert answer.abstained == (not answer.citations)
+    if answer.abstained:
+        assert answer.text == ABSTAIN_TEXT
 
 
 def split_stream(items: list[str | Answer]) -> tuple[list[str], Answer]:
     *pieces, final = items
     assert isinstance(final, Answer) and all(isinstance(p, str) for p in pieces)
+    assert_streamed(pieces, final)
     return pieces, final
+
+
+def assert_streamed(pieces: list[str], final: Answer) -> None:
+    """The pieces join to the final text (markers included); an answer nothing supports ends by abstaining."""
+    shown = "".join(pieces)
+    assert shown == final.text or (final.abstained and shown.endswith(f"\n\n{ABSTAIN_TEXT}"))
 
 
 @pytest.fixture(scope="module")
@@ -153,18 +177,61 @@ def test_prompt_files_are_validated(tmp_path: Path) -> None:
         load_prompts(folder)
 
 
-def test_checker_drops_unknown_numbers_renumbers_and_reports(local_bot: Assistant) -> None:
-    passages = local_bot.retrieve("Which ships were loaded at Najin?", k=3)
-    checker = CitationChecker(passages)
-    generated = ["The ships were loaded at Najin [", "3]. They sailed [7", "]. Containers were seen [1,3]", ". No source here."]
-    shown = "".join(checker.feed(piece) for piece in generated) + checker.finish()
-    text = tidy(shown)
-    assert text == "The ships were loaded at Najin [1]. They sailed. Containers were seen [2][1]. No source here."
-    assert checker.problems(text, exempt=ABSTAIN_TEXT) == [
-        "[7]: no such source (the prompt had 3)", "no citation: They sailed.", "no citation: No source here.",
+def source(bot: Assistant, doc_id: str, first: str, last: str) -> Passage:
+    """The span of a document from the sentence starting `first` to the one ending `last`, as a source."""
+    text = bot.document_text(doc_id)
+    start = text.index(first)
+    end = text.index(last, start) + len(last)
+    return Passage("test", doc_id, doc_id, doc_id, "", "", text[start:end], start, end)
+
+
+@pytest.fixture(scope="module")
+def sources(local_bot: Assistant) -> list[Passage]:
+    return [
+        # Two sentences: a citation narrows to the one that holds the fact.
+        source(local_bot, BRITAIN_DOC, "From September to December, British intelligence", "cannot say for sure."),
+        source(local_bot, BRITAIN_DOC, "According to their information, a load of 50 tons", "in the hold of the Angara."),
     ]
+
+
+def test_checker_attributes_sentences_and_reports_what_no_source_supports(
+    local_bot: Assistant, sources: list[Passage]
+) -> None:
+    checker = CitationChecker(Attributor(sources, local_bot.extractive.weights, local_bot.extractive.embed), ABSTAIN_TEXT)
+    generated = [
+        "British intelligence photographed the Maya, Angara and Maria loading containers at Najin [",
+        "2]. The Angara carried 50 tons of rockets",
+        ". The ships were built in Finland in 1990 [7]. ",
+        "Which ships?",
+    ]
+    shown = [checker.feed(generated[0])]
+    # Text streams as generated; the marker waits until the sentence is complete.
+    assert shown[0] == "British intelligence photographed the Maya, Angara and Maria loading containers at Najin"
+    shown += [checker.feed(piece) for piece in generated[1:]] + [checker.finish()]
+    assert "".join(shown) == checker.text == (
+        "British intelligence photographed the Maya, Angara and Maria loading containers at Najin [1]. "
+        "The Angara carried 50 tons of rockets [2]. The ships were built in Finland in 1990. Which ships?"
+    )
+    # The model's [2] named a source that does not hold the sentence: replaced by the one that does, and reported.
+    assert checker.problems == [
+        "[2]: source 2 does not support “British intelligence photographed the Maya, Angara and Maria loading containers at Najin.”",
+        "[7]: no such source (the prompt had 2)",
+        "no citation: The ships were built in Finland in 1990.",
+    ]
+    document = local_bot.document_text(BRITAIN_DOC)
     cited = checker.citations()
-    assert [(c.number, c.start) for c in cited] == [(1, passages[2].start), (2, passages[0].start)]
+    assert [c.text[:30] for c in cited] == ["From September to December, Br", "According to their information"]
+    for c in cited:
+        assert document[c.start : c.end] == c.text and (c.start, c.end) in sentence_spans(document)
+    assert cited[0].end < sources[0].end  # narrowed to the sentence, not the whole source
+
+
+def test_a_model_marker_that_holds_is_kept_and_narrowed(local_bot: Assistant, sources: list[Passage]) -> None:
+    checker = CitationChecker(Attributor(sources, local_bot.extractive.weights, local_bot.extractive.embed), ABSTAIN_TEXT)
+    checker.feed("The ships loaded containers at the North Korean port of Najin. [1]")
+    checker.finish()
+    assert checker.text == "The ships loaded containers at the North Korean port of Najin [1]." and not checker.problems
+    assert checker.citations()[0].text.startswith("From September to December") and checker.citations()[0].text.endswith("Far East.")
 
 
 def test_modes_available_and_auto(shipped: dict[str, Path]) -> None:
@@ -177,18 +244,30 @@ def test_modes_available_and_auto(shipped: dict[str, Path]) -> None:
 
 
 # --- llama.cpp -------------------------------------------------------------------------------
+@pytest.mark.parametrize(("question", "fact", "doc_id"), SEEDS)
+def test_llamacpp_answers_seed_questions_with_sentence_citations(
+    local_bot: Assistant, question: str, fact: str, doc_id: str
+) -> None:
+    answer = local_bot.ask(question)
+    assert fact in answer.text and answer.citations and not answer.abstained
+    assert {c.doc_id for c in answer.citations} == {doc_id}
+    assert any(fact in c.text for c in answer.citations)  # the cited sentence holds the fact
+    assert_honest(local_bot, answer)
+
+
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_llamacpp_answers_with_checked_citations(local_bot: Assistant, question: str) -> None:
     answer = local_bot.ask(question)
     assert answer.mode == "llamacpp" and answer.retrieved
     assert_honest(local_bot, answer)
-    assert "llm_first_token" in answer.timings_ms and "retrieve" in answer.timings_ms
+    assert "retrieve" in answer.timings_ms
+    # No sentence supports the author question: it abstains without asking the LLM.
+    assert ("llm_first_token" in answer.timings_ms) != (question == QUESTIONS[2])
 
 
 def test_llamacpp_streams_text_then_the_complete_answer(local_bot: Assistant) -> None:
     pieces, final = split_stream(list(local_bot.stream(QUESTIONS[0])))
     assert len(pieces) > 1  # token by token, not one block
-    assert tidy("".join(pieces)) == final.text
     assert_honest(local_bot, final)
 
 
@@ -197,7 +276,8 @@ def test_llamacpp_condenses_a_followup(local_bot: Assistant) -> None:
     chat.ask("Which Russian ships were photographed at the port of Najin?")
     shown = "".join(chat.stream("Which company are they tied to?"))
     answer = chat.last
-    assert answer is not None and tidy(shown) == answer.text
+    assert answer is not None
+    assert_streamed([shown], answer)
     assert answer.standalone_question and answer.standalone_question != "Which company are they tied to?"
     assert_honest(local_bot, answer)
 
@@ -209,7 +289,7 @@ def test_openai_mode_against_a_real_server(shipped: dict[str, Path], server: str
     assert answer.mode == "openai"
     assert_honest(bot, answer)
     pieces, final = split_stream(list(bot.stream(QUESTIONS[1])))
-    assert pieces and tidy("".join(pieces)) == final.text
+    assert pieces
     assert_honest(bot, final)
 
 
