@@ -37,6 +37,7 @@ OPEN_MARKER = re.compile(r"\s*\[[\d,\s]{0,12}$")
 # The end of an unfinished sentence that may still get a marker before it: space, full stop, closing quotes.
 HELD_TAIL = re.compile(r"[\s.!?\"'”’)\]]*$")
 QUESTION = re.compile(r"\?[\"'”’)]*$")
+ENUMERATOR = re.compile(r"\(?\d{1,2}[.)]")
 DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 # Calibrated on SmolLM2 answers to the gold questions (README, "LLM answers"): copied or lightly
 # reworded source sentences score 0.6-1.0, sentences with facts from nowhere below 0.5.
@@ -198,8 +199,8 @@ class CitationChecker:
         return piece
 
     def _check(self, sentence: str, claimed: list[int]) -> Checked:
-        if QUESTION.search(sentence) or not any(t.isalpha() for t in set(content_terms(sentence)) - FRAMING):
-            return Checked(sentence, claims=False)  # a question (often the user's, echoed) or "1." claims nothing
+        if QUESTION.search(sentence) or ENUMERATOR.fullmatch(sentence) or not set(content_terms(sentence)) - FRAMING:
+            return Checked(sentence, claims=False)  # a question (often the user's, echoed) or a "1." claims nothing
         chosen, problems = self.attributor.attribute(sentence, claimed)
         self.problems += problems
         item = Checked(sentence)

@@ -29,6 +29,7 @@ from assistant.chat import history_within, resolve_followup
 from assistant.citations import Attributor, CitationChecker
 from assistant.config import Settings
 from assistant.errors import ConfigError, LLMError
+from assistant.text import content_terms
 from assistant.tokens import count_tokens
 from assistant.types import Answer, Citation, Passage
 
@@ -223,9 +224,20 @@ class LLMAnswerer:
             if self.settings.fallback != "extractive":
                 raise
             return standalone, context
-        if not condensed or count_tokens(condensed) > MAX_CONDENSED_TOKENS:
-            return standalone, context  # the model rambled; carry the history along instead
+        if not self.rewrites(condensed, question, turns):
+            return standalone, context  # the model answered, copied or rambled instead; carry the history along
         return condensed, context
+
+    @staticmethod
+    def rewrites(condensed: str, question: str, turns: list[str]) -> bool:
+        """A rewrite is a question of its own that keeps some of the follow-up's words (small models often
+        answer it or repeat an earlier question instead)."""
+        return (
+            condensed.endswith("?")
+            and count_tokens(condensed) <= MAX_CONDENSED_TOKENS
+            and condensed not in turns
+            and bool(set(content_terms(condensed)) & set(content_terms(question)))
+        )
 
     def _first_line(self, prompt: str) -> str:
         text = ""

@@ -111,7 +111,7 @@ def main() -> None:
             print(f"{mode}: done", file=sys.stderr)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    columns = ["mode", "items", "answer_accuracy", "citation_validity", "citation_precision", "abstention_accuracy",
+    columns = ["mode", "items", "answer_accuracy", "citation_validity", "citation_precision", "citation_recall", "abstention_accuracy",
                "flagged_answers", "failed", "ttft_p50_ms", "ttft_p95_ms", "total_p50_ms", "total_p95_ms"]
     markdown = table(rows, columns)
     print(markdown)

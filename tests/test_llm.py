@@ -22,16 +22,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import BRITAIN_DOC
 
 from assistant import Assistant
 from assistant.answer import ABSTAIN_TEXT
 from assistant.citations import Attributor, CitationChecker
 from assistant.config import load_settings
 from assistant.errors import ConfigError, LLMError
-from assistant.llms import PROMPTS_DIR, available_modes, load_prompts, model_path, resolve_mode, sentence_source
+from assistant.llms import (
+    PROMPTS_DIR,
+    available_modes,
+    load_prompts,
+    model_path,
+    resolve_mode,
+)
 from assistant.text import sentence_spans
 from assistant.types import Answer, Passage
-from conftest import BRITAIN_DOC, UK_DOC
 
 GGUF = model_path(load_settings())
 pytestmark = pytest.mark.skipif(
