@@ -31,6 +31,7 @@ from assistant.config import load_settings
 from assistant.errors import ConfigError, LLMError
 from assistant.llms import (
     PROMPTS_DIR,
+    LLMAnswerer,
     available_modes,
     load_prompts,
     model_path,
@@ -238,6 +239,15 @@ def test_a_model_marker_that_holds_is_kept_and_narrowed(local_bot: Assistant, so
     checker.finish()
     assert checker.text == "The ships loaded containers at the North Korean port of Najin [1]." and not checker.problems
     assert checker.citations()[0].text.startswith("From September to December") and checker.citations()[0].text.endswith("Far East.")
+
+
+def test_a_condensed_followup_must_be_a_rewrite() -> None:
+    turns = ["Which Russian ships were photographed at Najin?"]
+    follow = "Which company are they tied to?"
+    assert LLMAnswerer.rewrites("Which company are the ships photographed at Najin tied to?", follow, turns)
+    assert not LLMAnswerer.rewrites("The ships are tied to Oboronlogistika.", follow, turns)  # an answer
+    assert not LLMAnswerer.rewrites(turns[0], follow, turns)  # the earlier question again
+    assert not LLMAnswerer.rewrites("Who runs the ferry to Bergen?", follow, turns)  # unrelated
 
 
 def test_modes_available_and_auto(shipped: dict[str, Path]) -> None:
