@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from assistant.byline import about_article
 from assistant.chat import is_followup
 from assistant.text import content_terms, sentence_spans
 from assistant.types import Answer, Citation, Passage
@@ -192,16 +193,38 @@ def abstain(question: str, retrieved: list[Passage]) -> Answer:
     return Answer(question=question, text=ABSTAIN_TEXT, abstained=True, retrieved=retrieved)
 
 
+@dataclass(frozen=True)
+class Abstention:
+    """Answer when the best sentence's support reaches `support`; or `covered_support` when the retrieved
+    passages together hold `coverage` of the question's words (IDF-weighted), as a question that spans
+    several articles is answered across passages and no one sentence matches all of it."""
+
+    support: float
+    covered_support: float
+    coverage: float
+
+    def min_support(self, question: str, passage_terms: frozenset[str], weights: TermWeights) -> float:
+        covered = coverage_of(set(content_terms(question)), weights)(passage_terms)
+        return self.covered_support if covered >= self.coverage else self.support
+
+
 class ExtractiveAnswerer:
     mode = "extractive"
 
-    def __init__(self, weights: TermWeights, embed: Embed, min_support: float) -> None:
+    def __init__(self, weights: TermWeights, embed: Embed, abstention: Abstention) -> None:
         self.weights = weights
         self.embed = embed
-        self.min_support = min_support
+        self.abstention = abstention
 
     def answer(self, question: str, context: str, passages: list[Passage]) -> Answer:
+        byline = about_article(question, passages)
+        if byline:
+            passage, start, end = byline
+            text = passage.text[start - passage.start : end - passage.start]
+            found = Sentence(passage, passages.index(passage), start, end, text, frozenset(content_terms(text)))
+            return compose(question, [Scored(found, 1.0, 1.0, found.terms)], passages)
         sentences = split_sentences(passages)
+        passage_terms = frozenset(t for p in passages for t in content_terms(f"{p.header} {p.text}"))
         parts = split_question(question)
         chosen: list[Scored] = []
         for i, part in enumerate(parts):
@@ -209,7 +232,8 @@ class ExtractiveAnswerer:
             part_context = " ".join([context, *parts[:i]]).strip() if i and is_followup(part) else context
             scored = score_sentences(part, part_context, sentences, self.weights, self.embed)
             # A compound question gets the best sentence for each part; a part the corpus does not answer is left out.
-            picked = choose(scored, self.min_support)[: 1 if len(parts) > 1 else MAX_SENTENCES]
+            min_support = self.abstention.min_support(part, passage_terms, self.weights)
+            picked = choose(scored, min_support)[: 1 if len(parts) > 1 else MAX_SENTENCES]
             chosen += [s for s in picked if all(s.sentence is not c.sentence for c in chosen)]
         return compose(question, chosen, passages) if chosen else abstain(question, passages)
 

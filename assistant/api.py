@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.answer import ExtractiveAnswerer, TermWeights
+from assistant.answer import Abstention, ExtractiveAnswerer, TermWeights
 from assistant.chat import Chat, resolve_followup
 from assistant.config import Settings, load_settings
 from assistant.embeddings import load_embed_model
@@ -24,8 +24,8 @@ from assistant.tokens import count_tokens
 from assistant.types import Answer, Passage
 from assistant.vectors import EmbeddingCache, SentenceVectors
 
-# Calibrated on eval/calibration.jsonl and MultiHop-RAG dev null queries (README, "Abstention").
-MIN_SUPPORT = 0.46
+# Calibrated on eval/calibration.jsonl and MultiHop-RAG dev (README, "Abstention").
+ABSTENTION = Abstention(support=0.46, covered_support=0.34, coverage=0.7)
 
 
 class Assistant:
@@ -64,7 +64,7 @@ class Assistant:
                 f"the index at {self.index.path} is corrupt ({type(exc).__name__}); run `assistant ingest --rebuild`"
             ) from None
         df, n_chunks = load_term_stats(self.index)
-        self.extractive = ExtractiveAnswerer(TermWeights(df, n_chunks), self.embed, MIN_SUPPORT)
+        self.extractive = ExtractiveAnswerer(TermWeights(df, n_chunks), self.embed, ABSTENTION)
         self.answerer(self.mode)  # a missing model or bad prompt fails at open, not at the first question
 
     def answerer(self, mode: str | None = None) -> LLMAnswerer | None:

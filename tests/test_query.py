@@ -35,6 +35,9 @@ def assert_citations_exact(bot: Assistant, answer: Answer) -> None:
         ("Who met Putin at the Kremlin last week?", "Choe Son-hui", UK_DOC),
         ("What did Pranay Vaddi call the military cooperation between Russia and North Korea?", "unprecedented", UK_DOC),
         ("When did Russia first launch a North Korean ballistic missile into Ukraine?", "December 30, 2023", BRITAIN_DOC),
+        # About the article itself: its byline and dateline, cited where the text states them.
+        ("Who wrote the article about Britain giving the UN photos of North Korean supplies?", "Liza Brovko", BRITAIN_DOC),
+        ("When was the article about UK satellite images of Russian ships published?", "January 22, 2024", UK_DOC),
     ],
 )
 def test_fact_questions(bot: Assistant, question: str, fact: str, doc: str) -> None:
@@ -136,3 +139,21 @@ def test_missing_empty_and_corrupt_index(shipped: dict[str, Path], tmp_path: Pat
     shutil.rmtree(broken / "bm25")
     result = run_cli("ask", "anything?", "--corpus", str(shipped["corpus_dir"]), "--index", str(broken))
     assert result.returncode == 2 and "rebuild" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_byline_and_dateline_formats() -> None:
+    """Bylines and datelines in other common layouts; questions not about the article itself are left alone."""
+    from assistant.byline import about_article
+    from assistant.types import Passage
+
+    text = "Port traffic rises\n\nBy Jane Doe\nPublished 3 March 2024\n\nThe ferry Amur called at Vanino."
+    passage = Passage("n1", "a.md", "Port traffic rises", "a.md", "", "", text, 0, len(text))
+
+    def span(question: str) -> str | None:
+        found = about_article(question, [passage])
+        return text[found[1] : found[2]] if found else None
+
+    assert span("Who wrote the article about port traffic?") == "By Jane Doe"
+    assert span("When was this story published?") == "Published 3 March 2024"
+    assert span("Who is the author of the sanctions?") is None
+    assert span("When did the ferry call at Vanino?") is None
