@@ -13,7 +13,7 @@ import numpy as np
 from assistant.answer import Abstention, ExtractiveAnswerer, TermWeights
 from assistant.chat import Chat, resolve_followup
 from assistant.config import Settings, load_settings
-from assistant.embeddings import load_embed_model
+from assistant.embeddings import load_embed_model, one_thread
 from assistant.errors import IndexStateError, QuestionError
 from assistant.ingest import IngestReport, build_settings, ingest
 from assistant.keyword import load_term_stats
@@ -80,7 +80,8 @@ class Assistant:
         return self._answerers[mode]
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        return np.asarray(load_embed_model(self.settings).get_text_embedding_batch(texts), dtype=np.float32)
+        with one_thread():
+            return np.asarray(load_embed_model(self.settings).get_text_embedding_batch(texts), dtype=np.float32)
 
     # --- corpus ---------------------------------------------------------------------------
     def ingest(self, rebuild: bool = False) -> IngestReport:

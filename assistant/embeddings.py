@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -47,3 +49,17 @@ def _load(folder: str, batch_size: int) -> Any:
 def load_embed_model(settings: Settings) -> Any:
     """Loaded once per process and shared (the model takes ~1 s and 90 MB)."""
     return _load(_model_folder(settings.embed_model), settings.embed_batch_size)
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Embed a question on one thread: torch's pool spins while it waits, so with other work on the machine a
+    warm ask's p95 was 829 ms on 2 threads against 114 ms on 1 (bench/latency.py, load average 5)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
