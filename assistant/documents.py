@@ -117,6 +117,9 @@ def load_corpus(root: Path) -> LoadResult:
             continue
         try:
             for doc in load_file(path, rel):
+                if isinstance(doc, Problem):
+                    result.problems.append(doc)
+                    continue
                 if doc.doc_id in seen:
                     raise DocumentError(f"duplicate document id {doc.doc_id!r}; ids must be unique")
                 seen.add(doc.doc_id)
@@ -126,7 +129,8 @@ def load_corpus(root: Path) -> LoadResult:
     return result
 
 
-def load_file(path: Path, rel: str) -> Iterator[SourceDocument]:
+def load_file(path: Path, rel: str) -> Iterator[SourceDocument | Problem]:
+    """The file's documents; a JSON list also yields a Problem for each article it skips."""
     suffix = path.suffix.lower()
     if suffix == ".json":
         yield from _articles(path, rel)
@@ -245,7 +249,7 @@ def _pdf(path: Path) -> str:
     return text
 
 
-def _articles(path: Path, rel: str) -> Iterator[SourceDocument]:
+def _articles(path: Path, rel: str) -> Iterator[SourceDocument | Problem]:
     """A JSON list of {title, body, source?, published_at?, url?, author?, category?} objects."""
     try:
         items = json.loads(_read_text(path))
@@ -256,7 +260,9 @@ def _articles(path: Path, rel: str) -> Iterator[SourceDocument]:
     found = False
     for number, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("body"), str) or not item["body"].strip():
-            continue  # an article without a body has nothing to cite
+            # Reported under its own name, so the file's other articles count as loaded, not broken.
+            yield Problem(f"{rel}#{number}", "article without a text 'body' skipped; add its text or remove it")
+            continue
         found = True
         author = str(item.get("author") or "")
         try:

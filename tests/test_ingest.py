@@ -134,9 +134,12 @@ def test_loaders_and_metadata(tmp_path: Path) -> None:
     (root / "articles.json").write_text(json.dumps([
         {"title": "A", "body": "Alpha body.", "url": "https://example.org/a", "source": "Wire", "published_at": "2023-11-27 08:45:59.000000000Z"},
         {"title": "B", "body": "Beta body.", "published_at": "2023-10-01T10:00:00+00:00"},
+        {"title": "C, no body"},
     ]), encoding="utf-8")
     result = load_corpus(root)
-    assert not result.problems
+    assert [str(p) for p in result.problems] == [
+        "articles.json#2: article without a text 'body' skipped; add its text or remove it"
+    ]
     docs = {d.doc_id: d for d in result.documents}
     assert docs["page.html"].text == "Ships loaded at Najin." and docs["page.html"].title == "Port report"
     md = docs["sub/notes.md"]
