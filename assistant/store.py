@@ -126,19 +126,9 @@ class IndexDir:
         )
 
     def vector_store(self) -> Any:
-        from llama_index.vector_stores.chroma import ChromaVectorStore
+        from assistant.chroma_store import BatchedChromaVectorStore
 
-        max_batch = self.chroma.get_max_batch_size()
-
-        class BatchedChromaVectorStore(ChromaVectorStore):
-            # llama-index sends up to 41,665 chunks in one call; Chroma's SQLite takes ~5,461 at a time.
-            def add(self, nodes: list[Any], **kwargs: Any) -> list[str]:
-                ids: list[str] = []
-                for at in range(0, len(nodes), max_batch):
-                    ids += super().add(nodes[at : at + max_batch], **kwargs)
-                return ids
-
-        return BatchedChromaVectorStore(chroma_collection=self.collection())
+        return BatchedChromaVectorStore(chroma_collection=self.collection(), max_batch=self.chroma.get_max_batch_size())
 
     def docstore(self) -> Any:
         from llama_index.core.storage.docstore import SimpleDocumentStore

@@ -304,3 +304,16 @@ def test_sentence_vectors_are_precomputed_and_reused(corpus: Path, tmp_path: Pat
     after = SentenceVectors.load(index.path)
     assert after is not None and len(after.keys) == 2
     assert np.array_equal(after.get(sentence), stored)
+
+
+def test_chroma_gets_chunks_in_batches(tmp_path: Path) -> None:
+    """More chunks than Chroma takes in one call (5,461) arrive in batches; here the batch is 2."""
+    from llama_index.core.schema import TextNode
+
+    from assistant.chroma_store import BatchedChromaVectorStore
+
+    index = IndexDir(tmp_path / "index")
+    store = BatchedChromaVectorStore(chroma_collection=index.collection(), max_batch=2)
+    nodes = [TextNode(id_=f"n{i}", text=f"chunk {i}", embedding=[float(i), 1.0, 0.0]) for i in range(5)]
+    assert store.add(nodes) == [f"n{i}" for i in range(5)]
+    assert index.collection().count() == 5
