@@ -25,6 +25,7 @@ from llama_index.core.llms import LLM, ChatMessage, MessageRole
 from llama_index.core.prompts import PromptTemplate
 
 from assistant.answer import ABSTAIN_TEXT, abstain
+from assistant.byline import about_article
 from assistant.chat import history_within, resolve_followup
 from assistant.citations import Attributor, CitationChecker
 from assistant.config import Settings
@@ -300,6 +301,13 @@ class LLMAnswerer:
     ) -> Iterator[str | Answer]:
         # The extractive answerer reads the question with its history (as in extractive mode).
         found = extractive.answer(question, context, passages)
+        if about_article(question, passages):
+            # Who wrote it / when it was published: the byline or dateline itself is the answer; a
+            # rewording of a one-line span cannot be checked against it by overlap or embedding.
+            found.mode = self.mode
+            yield found.text
+            yield found
+            return
         sources = self.pack(standalone, [sentence_source(c, passages) for c in found.citations])
         if not sources:
             answer = abstain(question, passages)

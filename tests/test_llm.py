@@ -76,10 +76,7 @@ def assert_honest(bot: Assistant, answer: Answer) -> None:
     assert list(dict.fromkeys(used)) == numbers  # renumbered in order of first use, none unused or unknown
     for c in answer.citations:
         assert c.text and bot.document_text(c.doc_id)[c.start : c.end] == c.text
-        # A sentence of a retrieved passage, as in the extractive mode.
-        assert any(
-            p.doc_id == c.doc_id and (c.start - p.start, c.end - p.start) in sentence_spans(p.text) for p in answer.retrieved
-        )
+        assert any(p.doc_id == c.doc_id and p.start <= c.start and c.end <= p.end for p in answer.retrieved)
     reported = {u.removeprefix("no citation: ") for u in answer.unsupported}
     for start, end in sentence_spans(answer.text):
         sentence = answer.text[start:end]
@@ -269,6 +266,8 @@ def test_llamacpp_answers_seed_questions_with_sentence_citations(
     assert {c.doc_id for c in answer.citations} == {doc_id}
     assert any(fact in c.text for c in answer.citations)  # the cited sentence holds the fact
     assert_honest(local_bot, answer)
+    for c in answer.citations:  # a sentence of a retrieved passage, as in the extractive mode
+        assert any((c.start - p.start, c.end - p.start) in sentence_spans(p.text) for p in answer.retrieved)
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
@@ -276,7 +275,9 @@ def test_llamacpp_answers_with_checked_citations(local_bot: Assistant, question:
     answer = local_bot.ask(question)
     assert answer.mode == "llamacpp" and answer.retrieved
     assert_honest(local_bot, answer)
-    assert "llm_first_token" in answer.timings_ms and "retrieve" in answer.timings_ms
+    assert "retrieve" in answer.timings_ms
+    # Who wrote it: the byline is the answer, given without the LLM.
+    assert ("llm_first_token" in answer.timings_ms) != (question == QUESTIONS[2])
 
 
 def test_llamacpp_streams_text_then_the_complete_answer(local_bot: Assistant) -> None:
