@@ -2,7 +2,8 @@
 
 The sources are the sentences the extractive scorer rates best for the question (a small model
 copies facts from a few short sources far better than from whole chunks); when no sentence gives
-enough support the answer abstains without calling the LLM. The LLM writes the text;
+enough support the answer abstains without calling the LLM, and a question about the article itself
+(who wrote it, when it was published) is answered from its byline or dateline. The LLM writes the text;
 `citations.CitationChecker` keeps it honest: each generated sentence is cited to the source
 sentence that supports it, and what no source supports is reported. Follow-ups are condensed into
 a standalone question by the LLM. Failures become `LLMError`; with `fallback = "extractive"` the
