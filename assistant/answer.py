@@ -183,8 +183,7 @@ def compose(question: str, chosen: Sequence[Scored], retrieved: list[Passage]) -
         key = (s.passage.doc_id, s.start, s.end)
         if key not in numbers:
             numbers[key] = len(citations) + 1
-            p = s.passage
-            citations.append(Citation(numbers[key], p.doc_id, p.title, p.path, p.source, p.date, s.text, s.start, s.end))
+            citations.append(Citation.quoting(numbers[key], s.passage, s.text, s.start, s.end))
         parts.append(with_marker(" ".join(s.text.split()), f"[{numbers[key]}]"))
     return Answer(question=question, text=" ".join(parts), citations=citations, retrieved=retrieved)
 

@@ -222,10 +222,7 @@ class CitationChecker:
         return with_marker(item.text, "".join(f"[{n}]" for n in item.cited)) if item.cited else item.text
 
     def citations(self) -> list[Citation]:
-        return [
-            Citation(number, s.passage.doc_id, s.passage.title, s.passage.path, s.passage.source, s.passage.date, s.text, s.start, s.end)
-            for number, s in enumerate(self.spans, 1)
-        ]
+        return [Citation.quoting(number, s.passage, s.text, s.start, s.end) for number, s in enumerate(self.spans, 1)]
 
     def sentences(self) -> list[str]:
         return [item.text for item in self.checked]

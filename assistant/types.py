@@ -40,6 +40,11 @@ class Citation:
     start: int
     end: int
 
+    @classmethod
+    def quoting(cls, number: int, passage: Passage, text: str, start: int, end: int) -> Citation:
+        """Citation `number` of `text`, the span start:end of the passage's document."""
+        return cls(number, passage.doc_id, passage.title, passage.path, passage.source, passage.date, text, start, end)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
