@@ -9,6 +9,7 @@ from assistant import Assistant
 from assistant.config import load_settings
 from assistant.ingest import ingest
 from assistant.retrieve import OutletMatcher
+from assistant.text import sentence_spans
 from conftest import BRITAIN_DOC, UK_DOC
 
 BOTH_ARTICLES = "Which company are the sanctioned ships tied to, and how many tons of rockets were carried in the hold of the Angara?"
@@ -86,3 +87,15 @@ def test_outlet_matching_is_by_name_not_by_common_words() -> None:
     assert found[2].date == "2023-10-05"
     same = matcher.targets("After The Age report on 2023-10-01T10:00:00+00:00 and the later one by the same source on 2023-11-02?")
     assert [(sorted(t.sources), t.date) for t in same] == [(["The Age"], "2023-10-01"), (["The Age"], "2023-11-02")]
+
+
+def test_every_sentence_has_its_precomputed_vector(bot: Assistant) -> None:
+    retriever = bot.retriever
+    assert retriever.sentence_vectors is not None
+    starts = retriever.sentences[1]
+    assert len(starts) == len(retriever.nodes) and len(retriever.sentence_vectors) > starts[-1]
+    # Row i is sentence i of the sentence index: the first sentence of the first chunk, embedded afresh.
+    first = retriever.nodes[0].text
+    a, b = sentence_spans(first)[0]
+    fresh = bot._embed([first[a:b]])[0]
+    assert float(retriever.sentence_vectors[0] @ fresh) > 0.99
