@@ -34,7 +34,8 @@ from assistant.vectors import Embed, SentenceVectors
 DENSE_WEIGHT = 0.25
 DENSE_SENTENCE_WEIGHT = 1.0  # cosine of the chunk's best sentence (catches a paraphrased fact)
 SENTENCE_WEIGHT = 1.0  # a chunk's keyword score adds this times its best sentence's BM25 score
-TARGET_WEIGHT = 2.0  # a target's own words against the whole question's, in its keyword score
+TARGET_WEIGHT = 4.0  # a target's own words against the whole question's, in its keyword score
+CLAUSE_TERMS = 5  # an undated target's words split into clauses of at least this many content words
 DATED_SLOTS = 3  # a target with a date names one article: more of its chunks crowd out the other facts
 TARGET_DENSE = False  # also embed each target's words (one more model call per named outlet)
 CANDIDATES = 40  # ranked chunks kept per target
@@ -44,6 +45,11 @@ DATE = re.compile(
 )
 SAME_SOURCE = re.compile(r"\bsame (?:source|outlet|publication|news source|publisher)\b", re.IGNORECASE)
 ALIAS_SEPARATORS = (" | ", " - ", ": ")
+# "..., is also battling Epic Games in court, and has showcased ...": each clause usually asks for one fact.
+CLAUSE = re.compile(
+    r",\s+(?:and\s+|while\s+|but\s+)?|;\s+|\?\s*|\s+(?:and|while|whereas|but)\s+"
+    r"(?=(?:is|was|has|had|also|the|a|an|in|on|by|according|as|did|does|do|which|who|that)\b)"
+)
 
 
 def to_passage(node: Any, score: float) -> Passage:
@@ -114,6 +120,15 @@ class OutletMatcher:
             words = question[end:hi]
             targets.append(Target(sources, named[0] if named else "", words if len(content_terms(words)) >= 3 else question))
         return targets
+
+
+def clause_targets(target: Target) -> list[Target]:
+    """An undated target whose words hold several clauses becomes one target per clause: an outlet named
+    once ("according to TechCrunch") often backs several facts from different articles."""
+    if target.date:
+        return [target]
+    parts = [part for part in CLAUSE.split(target.text) if part and len(content_terms(part)) >= CLAUSE_TERMS]
+    return [Target(target.sources, target.date, part) for part in parts] if len(parts) >= 2 else [target]
 
 
 def iso_date(match: re.Match[str]) -> str:
@@ -222,7 +237,7 @@ class HybridRetriever:
         dense = self.dense_scores(query) if self.vectors is not None else np.zeros(len(self.nodes), dtype=np.float32)
         overall = self.fused(question_keyword, dense)
         k = min(k, len(self.nodes))
-        targets = self.outlets.targets(query)
+        targets = [part for target in self.outlets.targets(query) for part in clause_targets(target)]
         found = [(*self.target_ranking(t, query, question_keyword, dense), t) for t in targets]
         rankings = [(ranking, DATED_SLOTS if t.date else k) for _, ranking, t in sorted(found, key=lambda f: -f[0]) if ranking]
         chosen: dict[int, float] = {}
