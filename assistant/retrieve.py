@@ -90,7 +90,8 @@ def source_aliases(source: str) -> set[str]:
 class OutletMatcher:
     """Finds the outlets and dates a question names, among the `source` values of the index."""
 
-    def __init__(self, sources: set[str]) -> None:
+    def __init__(self, sources: set[str], published: set[tuple[str, str]] | None = None) -> None:
+        self.published = published  # (source, date) of every article, when known
         self.aliases: dict[str, set[str]] = {}
         for source in sources:
             for alias in source_aliases(source):
@@ -119,7 +120,26 @@ class OutletMatcher:
             # the whole question when little follows ("..., as reported by The Age and Fortune?").
             words = question[end:hi]
             targets.append(Target(sources, named[0] if named else "", words if len(content_terms(words)) >= 3 else question))
-        return targets
+        return targets + self.date_targets(question, mentions, dates, {t.date for t in targets})
+
+    def date_targets(
+        self, question: str, mentions: list[tuple[int, int, frozenset[str]]], dates: list[tuple[int, str]], used: set[str]
+    ) -> list[Target]:
+        """A date no outlet mention took ("Did TechCrunch, after reporting on September 28, ..., when reporting
+        on December 19, ...") names another article of the outlet mentioned before it."""
+        extra: list[Target] = []
+        for i, (position, date) in enumerate(dates):
+            if not mentions:
+                break
+            before = [sources for start, _, sources in mentions if start < position]
+            sources = before[-1] if before else mentions[0][2]
+            if date in used or (self.published is not None and not any((s, date) in self.published for s in sources)):
+                continue
+            used.add(date)
+            end = dates[i + 1][0] if i + 1 < len(dates) else len(question)
+            words = DATE.sub(" ", question[position:end], count=1)
+            extra.append(Target(sources, date, words if len(content_terms(words)) >= 3 else question))
+        return extra
 
 
 def clause_targets(target: Target) -> list[Target]:
@@ -152,7 +172,7 @@ class HybridRetriever:
             node.id_ = item["node_id"]
         self.sources = np.array([str(n.metadata.get("source", "")) for n in self.nodes])
         self.dates = np.array([str(n.metadata.get("date", "")) for n in self.nodes])
-        self.outlets = OutletMatcher({s for s in self.sources if s})
+        self.outlets = OutletMatcher({s for s in self.sources if s}, set(zip(self.sources.tolist(), self.dates.tolist())))
         self.sentences = load_sentence_index(index)
         self.vectors = self._vectors(index) if DENSE_WEIGHT else None
         self.sentence_vectors = self._sentence_vectors(index)

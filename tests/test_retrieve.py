@@ -99,3 +99,14 @@ def test_every_sentence_has_its_precomputed_vector(bot: Assistant) -> None:
     a, b = sentence_spans(first)[0]
     fresh = bot._embed([first[a:b]])[0]
     assert float(retriever.sentence_vectors[0] @ fresh) > 0.99
+
+
+def test_a_second_date_for_one_outlet_is_its_own_target() -> None:
+    matcher = OutletMatcher({"TechCrunch", "The Verge"}, {("TechCrunch", "2023-09-28"), ("TechCrunch", "2023-12-19")})
+    found = matcher.targets(
+        "Did TechCrunch, after reporting on September 28, 2023, that OpenAI would wait, keep its view when "
+        "reporting on December 19, 2023, about an app store for AI tools?"
+    )
+    assert [(sorted(t.sources), t.date) for t in found] == [(["TechCrunch"], "2023-09-28"), (["TechCrunch"], "2023-12-19")]
+    assert "app store" in found[1].text and "September" not in found[1].text
+    assert len(matcher.targets("Did TechCrunch report on September 28, 2023 and on October 3, 2023?")) == 1  # none that day
