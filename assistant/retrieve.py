@@ -25,9 +25,8 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 from assistant.keyword import load_keyword_index, load_sentence_index
 from assistant.store import IndexDir
-from assistant.text import content_terms
+from assistant.text import content_terms, sentence_spans
 from assistant.types import Passage
-from assistant.text import sentence_spans
 from assistant.vectors import Embed, SentenceVectors
 
 # Weights of the dense cosines against BM25 scaled to [0, 1] by its best chunk (tuned on MultiHop-RAG dev).

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+
 import pytest
+from conftest import BRITAIN_DOC, UK_DOC
 
 from assistant import Assistant
 from assistant.config import load_settings
 from assistant.ingest import ingest
 from assistant.retrieve import OutletMatcher
 from assistant.text import sentence_spans
-from conftest import BRITAIN_DOC, UK_DOC
 
 BOTH_ARTICLES = "Which company are the sanctioned ships tied to, and how many tons of rockets were carried in the hold of the Angara?"
 
