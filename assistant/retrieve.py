@@ -2,8 +2,8 @@
 
 Four views of each chunk: BM25 of the chunk, BM25 of its best sentence, cosine of its vector (Chroma's)
 and cosine of its best sentence's vector (precomputed at ingest). BM25 is scaled to [0, 1] by its best
-chunk and the cosines are added with fixed weights. Weighted score fusion measured better than weighted
-reciprocal-rank fusion of the same four rankings on MultiHop-RAG dev (eval/reports/multihop-dev.md).
+chunk and the cosines are added with fixed weights. On MultiHop-RAG dev this beat weighted reciprocal-rank
+fusion of the same four rankings (best RRF, k=10: MRR@10 .710 vs .721, all-facts@10 .450 vs .452).
 
 Questions that span several documents usually say which outlets (and sometimes dates) they draw on:
 "Does the TechCrunch article ... while The Verge reports ...". Each outlet the question names (matched
