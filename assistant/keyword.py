@@ -57,9 +57,14 @@ def build_keyword_index(index: IndexDir, embed: Embed) -> int:
     return len(nodes)
 
 
+def chunk_sentences(text: str) -> list[str]:
+    """A chunk's sentences as the sentence index holds them (a chunk without a sentence is one)."""
+    return [text[a:b] for a, b in sentence_spans(text) or [(0, len(text))]]
+
+
 def build_sentence_index(index: IndexDir, nodes: list[TextNode], stemmer: Any) -> list[str]:
     """BM25 over the sentences of the chunks, in the BM25 corpus order; chunk i owns sentences
-    starts[i]:starts[i+1] (a chunk without a sentence gets its whole text as one). Returns the sentences."""
+    starts[i]:starts[i+1]. Returns the sentences."""
     import bm25s
     import numpy as np
 
@@ -67,8 +72,7 @@ def build_sentence_index(index: IndexDir, nodes: list[TextNode], stemmer: Any) -
     starts: list[int] = []
     for node in nodes:
         starts.append(len(sentences))
-        spans = sentence_spans(node.text) or [(0, len(node.text))]
-        sentences += [node.text[a:b] for a, b in spans]
+        sentences += chunk_sentences(node.text)
     model = bm25s.BM25()
     model.index(bm25s.tokenize(sentences, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False)
     folder = index.path / SENTENCES_DIR

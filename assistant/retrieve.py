@@ -23,9 +23,9 @@ import bm25s
 import numpy as np
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
-from assistant.keyword import load_keyword_index, load_sentence_index
+from assistant.keyword import chunk_sentences, load_keyword_index, load_sentence_index
 from assistant.store import IndexDir
-from assistant.text import content_terms, sentence_spans
+from assistant.text import content_terms
 from assistant.types import Passage
 from assistant.vectors import Embed, SentenceVectors
 
@@ -181,9 +181,7 @@ class HybridRetriever:
         them by text). None for an index without them: embedding every sentence at open would be slow."""
         if not (DENSE_SENTENCE_WEIGHT and self.sentences is not None and SentenceVectors.present(index.path)):
             return None
-        texts = []
-        for node in self.nodes:  # the same split as keyword.build_sentence_index
-            texts += [node.text[a:b] for a, b in sentence_spans(node.text) or [(0, len(node.text))]]
+        texts = [sentence for node in self.nodes for sentence in chunk_sentences(node.text)]
         return np.ascontiguousarray(self.embed(texts), dtype=np.float32)
 
     def _vectors(self, index: IndexDir) -> np.ndarray:
