@@ -223,7 +223,8 @@ class ExtractiveAnswerer:
             found = Sentence(passage, passages.index(passage), start, end, text, frozenset(content_terms(text)))
             return compose(question, [Scored(found, 1.0, 1.0, found.terms)], passages)
         sentences = split_sentences(passages)
-        passage_terms = frozenset(t for p in passages for t in content_terms(f"{p.header} {p.text}"))
+        # The passages' words are their sentences' words (already stemmed above) plus their headers'.
+        passage_terms = frozenset().union(*(s.terms for s in sentences), *(content_terms(p.header) for p in passages))
         parts = split_question(question)
         chosen: list[Scored] = []
         for i, part in enumerate(parts):
