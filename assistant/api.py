@@ -14,7 +14,7 @@ from assistant.answer import Abstention, ExtractiveAnswerer, TermWeights
 from assistant.chat import Chat, resolve_followup
 from assistant.config import Settings, load_settings
 from assistant.embeddings import load_embed_model, one_thread
-from assistant.errors import IndexStateError, QuestionError
+from assistant.errors import AssistantError, IndexStateError, QuestionError
 from assistant.ingest import IngestReport, build_settings, ingest
 from assistant.keyword import load_term_stats
 from assistant.llms import LLMAnswerer, available_modes, load_answerer, resolve_mode
@@ -57,7 +57,7 @@ class Assistant:
             self.retriever = HybridRetriever(self.index, self.embed)
             docstore = self.index.docstore()
             self.documents = {doc_id: doc for doc_id, doc in docstore.docs.items()}
-        except IndexStateError:
+        except AssistantError:
             raise
         except Exception as exc:  # chroma / bm25s raise many types on a damaged folder
             raise IndexStateError(

@@ -81,14 +81,14 @@ def build_sentence_index(index: IndexDir, nodes: list[TextNode], stemmer: Any) -
     return sentences
 
 
-def load_sentence_index(index: IndexDir) -> tuple[Any, Any] | None:
-    """(BM25 over sentences, first sentence of each chunk), or None for an index built before it existed."""
+def load_sentence_index(index: IndexDir) -> tuple[Any, Any]:
+    """(BM25 over sentences, first sentence of each chunk)."""
     import bm25s
     import numpy as np
 
     folder = index.path / SENTENCES_DIR
     if not folder.is_dir():
-        return None
+        raise IndexStateError(f"the index at {index.path} has no sentence index; run `assistant ingest`")
     try:
         return bm25s.BM25.load(str(folder)), np.load(folder / SENTENCE_CHUNKS)
     except (OSError, ValueError, KeyError) as exc:

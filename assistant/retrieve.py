@@ -1,21 +1,25 @@
-"""Hybrid retrieval: keyword (BM25) and dense (MiniLM) scores over every chunk, fused by weight.
+"""Hybrid retrieval in two stages, no LLM calls: candidates by reciprocal-rank fusion, then a learned reranker.
 
-Four views of each chunk: BM25 of the chunk, BM25 of its best sentence, cosine of its vector (Chroma's)
-and cosine of its best sentence's vector (precomputed at ingest). BM25 is scaled to [0, 1] by its best
-chunk and the cosines are added with fixed weights. On MultiHop-RAG dev this beat weighted reciprocal-rank
-fusion of the same four rankings (best RRF, k=10: MRR@10 .710 vs .721, all-facts@10 .450 vs .452).
+Four rankings of every chunk: BM25 of the chunk (header + passage), BM25 of its best sentence, cosine of its
+MiniLM vector (stored in Chroma) and cosine of its best sentence's vector (precomputed at ingest). Stage 1
+fuses them by reciprocal rank (RRF): the question's top chunks are candidates, and so are the top chunks of
+each outlet the question names and of each clause of the question (below). Stage 2 describes every
+candidate by the features of `assistant.rerank` and orders them by the reranker trained on MultiHop-RAG dev
+(bench/train_reranker.py).
 
 Questions that span several documents usually say which outlets (and sometimes dates) they draw on:
 "Does the TechCrunch article ... while The Verge reports ...". Each outlet the question names (matched
-against the `source` values in the index) becomes a *target*: its part of the question ranks that
-outlet's chunks (of that date, when a date is named), and the targets take turns filling the top k,
-so every named outlet gets its passages. The rest of the top k is the plain fused ranking.
-Measured on MultiHop-RAG dev (bench/multihop.py); no LLM calls.
+against the `source` values in the index) becomes a *target*: its part of the question, with the whole
+question, ranks that outlet's chunks (of that date, when a date is named), so every named outlet brings its
+candidates, and a chunk's rank there is a feature. Each clause of the question ("..., is also battling Epic
+Games in court, and has showcased ...") usually paraphrases one sentence of one article: the chunks whose
+sentences match a clause best are candidates too.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,21 +27,21 @@ import bm25s
 import numpy as np
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
+from assistant.errors import IndexStateError
 from assistant.keyword import chunk_sentences, load_keyword_index, load_sentence_index
+from assistant.rerank import FEATURES, Reranker
 from assistant.store import IndexDir
 from assistant.text import content_terms
 from assistant.types import Passage
 from assistant.vectors import Embed, SentenceVectors
 
-# Weights of the dense cosines against BM25 scaled to [0, 1] by its best chunk (tuned on MultiHop-RAG dev).
-DENSE_WEIGHT = 0.25
-DENSE_SENTENCE_WEIGHT = 1.0  # cosine of the chunk's best sentence (catches a paraphrased fact)
-SENTENCE_WEIGHT = 1.0  # a chunk's keyword score adds this times its best sentence's BM25 score
-TARGET_WEIGHT = 4.0  # a target's own words against the whole question's, in its keyword score
+RRF_K = 60  # the usual constant of reciprocal-rank fusion
+CANDIDATES = 40  # chunks taken from the question's fused ranking and from each target's
+CLAUSE_CANDIDATES = 20  # chunks taken for each clause, and for the clauses within each named outlet
 CLAUSE_TERMS = 5  # an undated target's words split into clauses of at least this many content words
-DATED_SLOTS = 3  # a target with a date names one article: more of its chunks crowd out the other facts
-TARGET_DENSE = False  # also embed each target's words (one more model call per named outlet)
-CANDIDATES = 40  # ranked chunks kept per target
+QUESTION_CLAUSE_TERMS = 3  # a clause of the question matched on its own holds at least this many content words
+NO_TARGET_RANK = 60  # the target rank of a chunk no target ranked
+MAX_CHUNK_INDEX = 10
 MONTHS = "January February March April May June July August September October November December".split()
 DATE = re.compile(
     r"\b(%s)\s+(\d{1,2}),?\s+(\d{4})\b|\b(\d{4})-(\d{2})-(\d{2})(?=\b|T)" % "|".join(MONTHS), re.IGNORECASE
@@ -157,11 +161,55 @@ def iso_date(match: re.Match[str]) -> str:
     return match.group(0)[:10]
 
 
-class HybridRetriever:
-    """`retrieve(query, k)`: ranked passages. Loads the keyword index and every chunk vector once."""
+def rank_of(scores: np.ndarray) -> np.ndarray:
+    """Each chunk's rank under `scores`: 0 for the best (ties in chunk order)."""
+    ranks = np.empty(len(scores), dtype=np.int64)
+    ranks[np.argsort(-scores, kind="stable")] = np.arange(len(scores))
+    return ranks
 
-    def __init__(self, index: IndexDir, embed: Embed) -> None:
+
+def rrf(rankings: Sequence[np.ndarray], mask: np.ndarray | None = None) -> np.ndarray:
+    """Reciprocal-rank fusion of score arrays. With `mask`, only those chunks are ranked; the others score -inf."""
+    total = np.zeros(len(rankings[0]))
+    for scores in rankings:
+        total += 1.0 / (RRF_K + rank_of(scores if mask is None else np.where(mask, scores, -np.inf)))
+    return total if mask is None else np.where(mask, total, -np.inf)
+
+
+def top(scores: np.ndarray, n: int) -> list[int]:
+    """Positions of the n best finite scores, best first."""
+    return [int(i) for i in np.argsort(-scores, kind="stable")[:n] if np.isfinite(scores[i])]
+
+
+def question_clauses(question: str) -> list[str]:
+    """The parts of the question with words enough to match a sentence on their own; else the question."""
+    parts = [part.strip() for part in CLAUSE.split(question) if part and len(content_terms(part)) >= QUESTION_CLAUSE_TERMS]
+    return parts or [question]
+
+
+@dataclass
+class QuestionScores:
+    """Every chunk's scores for one question (arrays over the chunks in keyword-index order)."""
+
+    bm25: np.ndarray
+    bm25_sentence: np.ndarray  # of the chunk's best sentence
+    cosine: np.ndarray
+    cosine_sentence: np.ndarray
+    coverage: np.ndarray
+    clause: np.ndarray  # (clauses, chunks): the best sentence's BM25 (over the best sentence's) plus its cosine
+    clause_bm25: np.ndarray
+    clause_cosine: np.ndarray
+
+    def rankings(self) -> list[np.ndarray]:
+        return [self.bm25, self.bm25_sentence, self.cosine, self.cosine_sentence]
+
+
+class HybridRetriever:
+    """`retrieve(query, k)`: ranked passages. Loads the keyword indexes and every vector once."""
+
+    def __init__(self, index: IndexDir, embed: Embed, reranker: Reranker | None = None) -> None:
         self.embed = embed
+        self.reranker = reranker or Reranker.load()
         keyword = load_keyword_index(index)
         self.bm25: bm25s.BM25 = keyword.bm25
         self.stemmer = keyword.stemmer
@@ -172,15 +220,16 @@ class HybridRetriever:
         self.sources = np.array([str(n.metadata.get("source", "")) for n in self.nodes])
         self.dates = np.array([str(n.metadata.get("date", "")) for n in self.nodes])
         self.outlets = OutletMatcher({s for s in self.sources if s}, set(zip(self.sources.tolist(), self.dates.tolist())))
-        self.sentences = load_sentence_index(index)
-        self.vectors = self._vectors(index) if DENSE_WEIGHT else None
+        self.sentence_bm25, self.sentence_starts = load_sentence_index(index)
+        self.vectors = self._vectors(index)
         self.sentence_vectors = self._sentence_vectors(index)
+        self.chunk_index = self._chunk_index()
 
-    def _sentence_vectors(self, index: IndexDir) -> np.ndarray | None:
-        """Every sentence's vector in sentence-index order (the ingest stored them; the embed cache finds
-        them by text). None for an index without them: embedding every sentence at open would be slow."""
-        if not (DENSE_SENTENCE_WEIGHT and self.sentences is not None and SentenceVectors.present(index.path)):
-            return None
+    def _sentence_vectors(self, index: IndexDir) -> np.ndarray:
+        """Every sentence's vector in sentence-index order (the ingest stored them; the embed cache finds them
+        by text)."""
+        if not SentenceVectors.present(index.path):
+            raise IndexStateError(f"the index at {index.path} has no sentence vectors; run `assistant ingest`")
         texts = [sentence for node in self.nodes for sentence in chunk_sentences(node.text)]
         return np.ascontiguousarray(self.embed(texts), dtype=np.float32)
 
@@ -203,74 +252,152 @@ class HybridRetriever:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-12)
 
+    def _chunk_index(self) -> np.ndarray:
+        """Each chunk's position in its document (0 = the first)."""
+        def doc(node: Any) -> str:
+            return str(node.metadata.get("doc_id") or node.ref_doc_id)
+
+        order = sorted(range(len(self.nodes)), key=lambda i: (doc(self.nodes[i]), int(self.nodes[i].metadata["start"])))
+        index = np.zeros(len(self.nodes), dtype=np.int64)
+        for previous, current in zip(order, order[1:]):
+            if doc(self.nodes[previous]) == doc(self.nodes[current]):
+                index[current] = index[previous] + 1
+        return index
+
     # --- scores over all chunks -------------------------------------------------------------
-    def keyword_scores(self, text: str) -> np.ndarray:
-        tokens = bm25s.tokenize(
+    def tokens(self, text: str) -> list[str]:
+        return bm25s.tokenize(
             [text], stopwords="en", stemmer=self.stemmer, token_pattern=self.token_pattern,
             return_ids=False, show_progress=False,
         )[0]
-        if not tokens:
-            return np.zeros(len(self.nodes), dtype=np.float32)
-        scores = self.bm25.get_scores(tokens)
-        if self.sentences is not None:
-            sentence_bm25, chunk_starts = self.sentences
-            scores = scores + SENTENCE_WEIGHT * np.maximum.reduceat(sentence_bm25.get_scores(tokens), chunk_starts)
-        return scores
 
-    def dense_scores(self, text: str) -> np.ndarray:
-        """Weighted cosines of the chunks and of their best sentences (the question is embedded once)."""
-        if self.vectors is None:
-            return np.zeros(len(self.nodes), dtype=np.float32)
-        vector = self.embed([text])[0]
-        scores = DENSE_WEIGHT * (self.vectors @ vector)
-        if self.sentence_vectors is not None and self.sentences is not None:
-            scores += DENSE_SENTENCE_WEIGHT * np.maximum.reduceat(self.sentence_vectors @ vector, self.sentences[1])
-        return scores
+    def best_sentence(self, sentence_scores: np.ndarray) -> np.ndarray:
+        """Each chunk's best score among its sentences."""
+        return np.maximum.reduceat(sentence_scores, self.sentence_starts)
 
-    def fused(self, keyword: np.ndarray, dense: np.ndarray) -> np.ndarray:
-        top = float(keyword.max()) if keyword.size else 0.0
-        return (keyword / top if top > 0 else keyword) + dense
+    def sentence_keyword(self, text: str) -> np.ndarray:
+        tokens = self.tokens(text)
+        return self.sentence_bm25.get_scores(tokens) if tokens else np.zeros(len(self.sentence_vectors), dtype=np.float32)
 
-    # --- ranking ----------------------------------------------------------------------------
-    def target_ranking(
-        self, target: Target, question: str, question_keyword: np.ndarray, dense: np.ndarray
-    ) -> tuple[float, list[int]]:
-        """The target's best chunks, and the score of its best (targets matched best take turns first)."""
+    def question_scores(self, question: str, clauses: list[str]) -> QuestionScores:
+        """BM25 is a sum over the question's tokens, so one pass per token gives both the chunk's BM25 and
+        which tokens it holds; the question and its clauses are embedded in one batch."""
+        n = len(self.nodes)
+        tokens = self.tokens(question)
+        per_token = {token: self.bm25.get_scores([token]) for token in set(tokens)}
+        bm25 = sum((per_token[token] for token in tokens), np.zeros(n))
+        idf = {t: np.log(1 + (n - (s > 0).sum() + 0.5) / ((s > 0).sum() + 0.5)) for t, s in per_token.items()}
+        total = sum(idf.values())
+        coverage = sum((idf[t] * (per_token[t] > 0) for t in idf), np.zeros(n)) / total if total else np.zeros(n)
+        vectors = self.embed([question, *clauses])
+        sentence_cosines = self.sentence_vectors @ vectors.T
+        clause, clause_bm25, clause_cosine = [], [], []
+        for j, text in enumerate(clauses, 1):
+            keyword = self.sentence_keyword(text)
+            keyword = keyword / keyword.max() if keyword.max() > 0 else keyword
+            clause.append(self.best_sentence(keyword + sentence_cosines[:, j]))
+            clause_bm25.append(self.best_sentence(keyword))
+            clause_cosine.append(self.best_sentence(sentence_cosines[:, j]))
+        return QuestionScores(
+            bm25=bm25,
+            bm25_sentence=self.best_sentence(self.sentence_keyword(question)),
+            cosine=self.vectors @ vectors[0],
+            cosine_sentence=self.best_sentence(sentence_cosines[:, 0]),
+            coverage=coverage,
+            clause=np.stack(clause),
+            clause_bm25=np.stack(clause_bm25),
+            clause_cosine=np.stack(clause_cosine),
+        )
+
+    def outlet_mask(self, target: Target) -> np.ndarray:
+        """The target's chunks: its outlet's, on its date when it names one the outlet published on."""
         mask = np.isin(self.sources, list(target.sources))
         if target.date:
             on_date = mask & (self.dates == target.date)
             if on_date.any():  # a date the outlet never published on is ignored, not an empty result
                 mask = on_date
-        if TARGET_DENSE and self.vectors is not None and target.text != question:
-            dense = dense + self.dense_scores(target.text)
-        scores = self.fused(question_keyword + TARGET_WEIGHT * self.keyword_scores(target.text), dense)
-        scores = np.where(mask, scores, -np.inf)
-        best = [int(i) for i in np.argsort(-scores)[:CANDIDATES] if np.isfinite(scores[i])]
-        return (float(scores[best[0]]) if best else 0.0), best
+        return mask
+
+    def target_rankings(self, question: str, scores: QuestionScores) -> list[tuple[Target, np.ndarray]]:
+        """Each target's fused ranking of its chunks: the question's four rankings plus two by its own words
+        (BM25 of the chunk and of its best sentence)."""
+        rankings = []
+        for named in self.outlets.targets(question):
+            for target in clause_targets(named):
+                own: list[np.ndarray] = []
+                tokens = self.tokens(target.text) if target.text != question else []
+                if tokens:
+                    own = [self.bm25.get_scores(tokens), self.best_sentence(self.sentence_bm25.get_scores(tokens))]
+                rankings.append((target, rrf(scores.rankings() + own, self.outlet_mask(target))))
+        return rankings
+
+    # --- the two stages ---------------------------------------------------------------------
+    def candidates(self, question: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Stage 1: the candidate chunks' positions, and their features (rows in `rerank.FEATURES` order)."""
+        scores = self.question_scores(question, question_clauses(question))
+        fused = rrf(scores.rankings())
+        targets = self.target_rankings(question, scores)
+        outlets = {frozenset(target.sources): np.isin(self.sources, list(target.sources)) for target, _ in targets}
+        chosen = dict.fromkeys(top(fused, max(CANDIDATES, k)))
+        for _, ranking in targets:
+            chosen.update(dict.fromkeys(top(ranking, CANDIDATES)))
+        for clause in scores.clause:
+            chosen.update(dict.fromkeys(top(clause, CLAUSE_CANDIDATES)))
+        best_clause = scores.clause.max(axis=0)
+        for mask in outlets.values():
+            chosen.update(dict.fromkeys(top(np.where(mask, best_clause, -np.inf), CLAUSE_CANDIDATES)))
+        positions = np.fromiter(chosen, dtype=np.int64, count=len(chosen))
+        return positions, self.features(positions, scores, fused, targets, outlets)
+
+    def features(
+        self,
+        positions: np.ndarray,
+        scores: QuestionScores,
+        fused: np.ndarray,
+        targets: list[tuple[Target, np.ndarray]],
+        outlets: dict[frozenset[str], np.ndarray],
+    ) -> np.ndarray:
+        def relative(values: np.ndarray) -> np.ndarray:
+            best = values.max()
+            return values[positions] / best if best > 0 else np.zeros(len(positions))
+
+        # A chunk's rank for its best clause: among its named outlet's chunks, else among all.
+        clause_rank = np.stack([rank_of(c) for c in scores.clause])[:, positions].min(axis=0)
+        for mask in outlets.values():
+            within = np.stack([rank_of(np.where(mask, c, -np.inf)) for c in scores.clause])[:, positions].min(axis=0)
+            clause_rank = np.where(mask[positions], within, clause_rank)
+        target_rank = np.full(len(positions), NO_TARGET_RANK)
+        dated = np.zeros(len(positions))
+        for target, ranking in targets:
+            ranks = rank_of(ranking)[positions]
+            ranked = np.isfinite(ranking[positions]) & (ranks < CANDIDATES)
+            target_rank = np.where(ranked, np.minimum(target_rank, ranks), target_rank)
+            if target.date:
+                dated[np.isin(self.sources[positions], list(target.sources))] = 1.0
+        columns = {
+            "bm25": relative(scores.bm25),
+            "bm25_sentence": relative(scores.bm25_sentence),
+            "cosine": scores.cosine[positions],
+            "cosine_sentence": scores.cosine_sentence[positions],
+            "rrf": fused[positions] * RRF_K,
+            "coverage": scores.coverage[positions],
+            "clause": scores.clause.max(axis=0)[positions],
+            "clause_bm25": scores.clause_bm25.max(axis=0)[positions],
+            "clause_cosine": scores.clause_cosine.max(axis=0)[positions],
+            "clause_mean": scores.clause.mean(axis=0)[positions],
+            "clause_rank": np.log1p(clause_rank),
+            "target_rank": np.log1p(target_rank),
+            "dated_target": dated,
+            "chunk_index": np.minimum(self.chunk_index[positions], MAX_CHUNK_INDEX),
+        }
+        return np.column_stack([columns[name] for name in FEATURES]).astype(np.float64)
 
     def ranked(self, query: str, k: int) -> list[tuple[int, float]]:
-        """(chunk position, score) of the top k: targets take turns, then the plain fused ranking."""
-        question_keyword = self.keyword_scores(query)
-        dense = self.dense_scores(query) if self.vectors is not None else np.zeros(len(self.nodes), dtype=np.float32)
-        overall = self.fused(question_keyword, dense)
-        k = min(k, len(self.nodes))
-        targets = [part for target in self.outlets.targets(query) for part in clause_targets(target)]
-        found = [(*self.target_ranking(t, query, question_keyword, dense), t) for t in targets]
-        rankings = [(ranking, DATED_SLOTS if t.date else k) for _, ranking, t in sorted(found, key=lambda f: -f[0]) if ranking]
-        chosen: dict[int, float] = {}
-        while len(chosen) < k and any(ranking for ranking, _ in rankings):
-            for i, (ranking, slots) in enumerate(rankings):
-                while ranking and ranking[0] in chosen:
-                    ranking.pop(0)
-                if ranking and slots and len(chosen) < k:
-                    position = ranking.pop(0)
-                    chosen[position] = float(overall[position])
-                    rankings[i] = (ranking if slots > 1 else [], slots - 1)
-        for position in np.argsort(-overall)[: k + len(chosen)]:
-            if len(chosen) >= k:
-                break
-            chosen.setdefault(int(position), float(overall[position]))
-        return list(chosen.items())
+        """Stage 2: (chunk position, reranker score) of the top k candidates."""
+        positions, features = self.candidates(query, min(k, len(self.nodes)))
+        logits = self.reranker.score(features)
+        order = np.argsort(-logits, kind="stable")[:k]
+        return [(int(positions[i]), float(logits[i])) for i in order]
 
     def retrieve(self, query: str, k: int) -> list[Passage]:
         return [to_passage(self.nodes[position], score) for position, score in self.ranked(query, k)]

@@ -93,7 +93,7 @@ def test_outlet_matching_is_by_name_not_by_common_words() -> None:
 def test_every_sentence_has_its_precomputed_vector(bot: Assistant) -> None:
     retriever = bot.retriever
     assert retriever.sentence_vectors is not None
-    starts = retriever.sentences[1]
+    starts = retriever.sentence_starts
     assert len(starts) == len(retriever.nodes) and len(retriever.sentence_vectors) > starts[-1]
     # Row i is sentence i of the sentence index: the first sentence of the first chunk, embedded afresh.
     first = retriever.nodes[0].text
