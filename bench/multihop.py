@@ -8,8 +8,9 @@ configured ones). Scored on the split's non-null queries: Hits@4, Hits@10, MRR@1
 (every evidence fact among the top 10), document recall@10, average passage tokens (cl100k) and ms per
 query. A chunk is a hit when a gold fact, spaces and newlines removed, is a substring of it. Null queries
 measure abstention: `Assistant.ask(q).abstained` on null queries (should abstain) and on the others
-(false abstentions). The naive llama-index starter (VectorStoreIndex, default splitter, same MiniLM
-embedding, top 10) is measured on the same queries; its index is persisted under --index-dir too.
+(false abstentions). Stage 1 alone (the question's reciprocal-rank fusion, no reranker) and the naive
+llama-index starter (VectorStoreIndex, default splitter, same MiniLM embedding, top 10) are measured on
+the same queries; the starter's index is persisted under --index-dir too.
 Writes eval/reports/multihop-<split>.json and .md.
 """
 
@@ -20,8 +21,11 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import BENCHMARKS, in_split, mean, percentile, squash, table, write_report  # noqa: E402
 
 from assistant import Assistant  # noqa: E402
+from assistant.rerank import FEATURES  # noqa: E402
 from assistant.tokens import count_tokens  # noqa: E402
 
 DEFAULT_DATA = BENCHMARKS / "multihop-rag"
@@ -79,6 +84,15 @@ def score_retrieval(name: str, queries: Sequence[dict[str, Any]], search: Callab
         "ms_per_query": round(mean(times), 1),
         "p95_ms": round(percentile(times, 95), 1),
     }
+
+
+def stage1(bot: Assistant, query: str) -> list[tuple[str, str]]:
+    """The top 10 by the question's reciprocal-rank fusion alone: what the reranker starts from."""
+    retriever = bot.retriever
+    positions, features = retriever.candidates(query, K)
+    order = np.argsort(-features[:, FEATURES.index("rrf")], kind="stable")[:K]
+    nodes = [retriever.nodes[positions[i]] for i in order]
+    return [(str(node.metadata.get("doc_id")), node.text) for node in nodes]
 
 
 def corpus_folder(data: Path, index_dir: Path) -> Path:
@@ -149,7 +163,8 @@ def main() -> None:
     open_seconds = round(time.perf_counter() - started, 1)
     bot.retrieve("warm-up question about the news")
     rows = [score_retrieval(f"ours: hybrid, {settings.chunk_size}/{settings.chunk_overlap} chunks",
-                            queries, lambda q: [(p.doc_id, p.text) for p in bot.retrieve(q, K)])]
+                            queries, lambda q: [(p.doc_id, p.text) for p in bot.retrieve(q, K)]),
+            score_retrieval("ours, stage 1 alone (RRF of the four rankings, no reranker)", queries, partial(stage1, bot))]
     abstain = None if args.no_ask else abstention(bot, queries)
     if not args.no_naive:
         naive = naive_baseline(args.data, index_dir.parent / "multihop-naive-starter")

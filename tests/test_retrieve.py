@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import BRITAIN_DOC, UK_DOC
 
 from assistant import Assistant
 from assistant.config import load_settings
+from assistant.errors import ConfigError
 from assistant.ingest import ingest
-from assistant.retrieve import OutletMatcher
+from assistant.rerank import FEATURES, MODEL_FILE, Reranker
+from assistant.retrieve import OutletMatcher, rrf
 from assistant.text import sentence_spans
 
 BOTH_ARTICLES = "Which company are the sanctioned ships tied to, and how many tons of rockets were carried in the hold of the Angara?"
@@ -111,3 +115,37 @@ def test_a_second_date_for_one_outlet_is_its_own_target() -> None:
     assert [(sorted(t.sources), t.date) for t in found] == [(["TechCrunch"], "2023-09-28"), (["TechCrunch"], "2023-12-19")]
     assert "app store" in found[1].text and "September" not in found[1].text
     assert len(matcher.targets("Did TechCrunch report on September 28, 2023 and on October 3, 2023?")) == 1  # none that day
+
+
+def test_fusion_is_by_rank_not_by_score() -> None:
+    keyword, cosine = np.array([9.0, 3.0, 1.0]), np.array([0.1, 0.2, 0.9])
+    fused = rrf([keyword, cosine])
+    assert fused[0] == pytest.approx(fused[2]) and fused[0] > fused[1]  # first once and last once beats second twice
+    assert np.array_equal(rrf([keyword * 1000, cosine]), fused)  # a score's scale does not matter, its order does
+    within = rrf([keyword], mask=np.array([False, True, True]))
+    assert within[0] == -np.inf and within[1] == pytest.approx(1 / 60)  # ranked first among the masked chunks
+
+
+def test_candidates_have_one_feature_row_each(bot: Assistant) -> None:
+    positions, features = bot.retriever.candidates("At which port were the Russian ships loaded?", 10)
+    assert len(set(positions.tolist())) == len(positions) == bot.index.manifest()["chunks"]  # few chunks: all are candidates
+    assert features.shape == (len(positions), len(FEATURES)) and np.isfinite(features).all()
+
+
+def test_shipped_reranker_weights_load() -> None:
+    model = Reranker.load(MODEL_FILE)
+    assert model.coef.shape == (len(FEATURES),) and np.any(model.coef != 0)
+    assert "MultiHop-RAG dev" in json.loads(MODEL_FILE.read_text())["trained_on"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["not json", json.dumps({"features": ["bm25"], "mean": [0], "scale": [1], "coef": [1], "intercept": 0}),
+     json.dumps({"features": list(FEATURES), "mean": [0], "scale": [1], "coef": [1], "intercept": 0})],
+)
+def test_unusable_reranker_weights_are_a_one_line_error(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "reranker.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"reranker weights .* are unusable .*; reinstall") as error:
+        Reranker.load(path)
+    assert "\n" not in str(error.value)
