@@ -275,8 +275,8 @@ class HybridRetriever:
         """Each chunk's best score among its sentences."""
         return np.maximum.reduceat(sentence_scores, self.sentence_starts)
 
-    def sentence_keyword(self, text: str) -> np.ndarray:
-        tokens = self.tokens(text)
+    def sentence_keyword(self, tokens: list[str]) -> np.ndarray:
+        """BM25 of every sentence for the tokens."""
         return self.sentence_bm25.get_scores(tokens) if tokens else np.zeros(len(self.sentence_vectors), dtype=np.float32)
 
     def question_scores(self, question: str, clauses: list[str]) -> QuestionScores:
@@ -293,14 +293,14 @@ class HybridRetriever:
         sentence_cosines = self.sentence_vectors @ vectors.T
         clause, clause_bm25, clause_cosine = [], [], []
         for j, text in enumerate(clauses, 1):
-            keyword = self.sentence_keyword(text)
+            keyword = self.sentence_keyword(self.tokens(text))
             keyword = keyword / keyword.max() if keyword.max() > 0 else keyword
             clause.append(self.best_sentence(keyword + sentence_cosines[:, j]))
             clause_bm25.append(self.best_sentence(keyword))
             clause_cosine.append(self.best_sentence(sentence_cosines[:, j]))
         return QuestionScores(
             bm25=bm25,
-            bm25_sentence=self.best_sentence(self.sentence_keyword(question)),
+            bm25_sentence=self.best_sentence(self.sentence_keyword(tokens)),
             cosine=self.vectors @ vectors[0],
             cosine_sentence=self.best_sentence(sentence_cosines[:, 0]),
             coverage=coverage,
@@ -327,7 +327,7 @@ class HybridRetriever:
                 own: list[np.ndarray] = []
                 tokens = self.tokens(target.text) if target.text != question else []
                 if tokens:
-                    own = [self.bm25.get_scores(tokens), self.best_sentence(self.sentence_bm25.get_scores(tokens))]
+                    own = [self.bm25.get_scores(tokens), self.best_sentence(self.sentence_keyword(tokens))]
                 rankings.append((target, rrf(scores.rankings() + own, self.outlet_mask(target))))
         return rankings
 
