@@ -55,11 +55,15 @@ CLAUSE = re.compile(
 )
 
 
+def doc_id_of(node: Any) -> str:
+    return str(node.metadata.get("doc_id") or node.ref_doc_id)
+
+
 def to_passage(node: Any, score: float) -> Passage:
     meta = node.metadata
     return Passage(
         node_id=node.node_id,
-        doc_id=str(meta.get("doc_id") or node.ref_doc_id),
+        doc_id=doc_id_of(node),
         title=str(meta.get("title", "")),
         path=str(meta.get("path", "")),
         source=str(meta.get("source", "")),
@@ -254,13 +258,11 @@ class HybridRetriever:
 
     def _chunk_index(self) -> np.ndarray:
         """Each chunk's position in its document (0 = the first)."""
-        def doc(node: Any) -> str:
-            return str(node.metadata.get("doc_id") or node.ref_doc_id)
-
-        order = sorted(range(len(self.nodes)), key=lambda i: (doc(self.nodes[i]), int(self.nodes[i].metadata["start"])))
+        docs = [doc_id_of(node) for node in self.nodes]
+        order = sorted(range(len(self.nodes)), key=lambda i: (docs[i], int(self.nodes[i].metadata["start"])))
         index = np.zeros(len(self.nodes), dtype=np.int64)
         for previous, current in zip(order, order[1:]):
-            if doc(self.nodes[previous]) == doc(self.nodes[current]):
+            if docs[previous] == docs[current]:
                 index[current] = index[previous] + 1
         return index
 
@@ -373,7 +375,7 @@ class HybridRetriever:
             ranked = np.isfinite(ranking[positions]) & (ranks < CANDIDATES)
             target_rank = np.where(ranked, np.minimum(target_rank, ranks), target_rank)
             if target.date:
-                dated[np.isin(self.sources[positions], list(target.sources))] = 1.0
+                dated[outlets[frozenset(target.sources)][positions]] = 1.0
         columns = {
             "bm25": relative(scores.bm25),
             "bm25_sentence": relative(scores.bm25_sentence),
