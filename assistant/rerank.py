@@ -2,8 +2,8 @@
 
 The weights live in `assistant/reranker.json`, written by `bench/train_reranker.py` from MultiHop-RAG's
 dev split (news, ODC-BY 1.0) and checked there on documents the training never saw. A linear model on
-purpose: gradient-boosted trees matched it when training and evaluation shared documents (MRR@10 .779
-against .767) but fell behind on unseen documents (.726 against .751): they learn which chunks answer
+purpose: gradient-boosted trees matched it when training and evaluation shared documents (MRR@10 .777
+against .768) but fell behind on unseen documents (.728 against .752): they learn which chunks answer
 rather than how to rank (bench/train_reranker.py, eval/reports/reranker.md).
 """
 

@@ -86,11 +86,13 @@ class Target:
 
 
 def source_aliases(source: str) -> set[str]:
-    """'The Roar | Sports Writers Blog' is also named 'The Roar'; 'FOX News - Health' also 'FOX News'."""
+    """'The Roar | Sports Writers Blog' is also named 'The Roar'; 'FOX News - Health' also 'FOX News'; a
+    one-word name is also written in capitals (feeds title-case acronyms: 'Cnbc | ...' is 'CNBC')."""
     names = {source.strip()}
     for separator in ALIAS_SEPARATORS:
         if separator in source:
             names.add(source.split(separator)[0].strip())
+    names |= {name.upper() for name in names if " " not in name}
     return {name for name in names if len(name) >= 3}
 
 

@@ -185,6 +185,9 @@ def main() -> None:
           table(rows, COLUMNS), "",
           "Targets: " + ", ".join(f"{k} ≥ {v['target']} ({'met' if v['met'] else 'not met'}: {v['ours']:.3f})" for k, v in report["targets"].items()), "",
           f"Paper's best retrieval: {PAPER_BEST}."]
+    if args.split == "dev":
+        md += ["", "The reranker (assistant/reranker.json) was fitted on this split, so these numbers are in-sample; "
+               "its check on articles it never saw is eval/reports/reranker.md."]
     if abstain:
         md += ["", f"Abstention (extractive `ask`): {abstain['null_abstention_rate']:.3f} of {abstain['null_queries']} null queries "
                f"abstained; false abstentions {abstain['false_abstention_rate']:.3f} of {abstain['answerable_queries']} answerable queries."]

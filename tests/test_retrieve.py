@@ -94,6 +94,13 @@ def test_outlet_matching_is_by_name_not_by_common_words() -> None:
     assert [(sorted(t.sources), t.date) for t in same] == [(["The Age"], "2023-10-01"), (["The Age"], "2023-11-02")]
 
 
+def test_a_title_cased_acronym_is_matched_in_capitals() -> None:
+    matcher = OutletMatcher({"Cnbc | World Business News Leader", "Fortune"})
+    found = matcher.targets("Did CNBC and Fortune both report on the exchange?")
+    assert [sorted(t.sources) for t in found] == [["Cnbc | World Business News Leader"], ["Fortune"]]
+    assert matcher.targets("Is it a fortune of the cnbc kind?") == []
+
+
 def test_every_sentence_has_its_precomputed_vector(bot: Assistant) -> None:
     retriever = bot.retriever
     assert retriever.sentence_vectors is not None
