@@ -313,9 +313,13 @@ class HybridRetriever:
             clause_cosine=np.stack(clause_cosine),
         )
 
+    def source_mask(self, sources: frozenset[str]) -> np.ndarray:
+        """The chunks of any of these outlets."""
+        return np.isin(self.sources, list(sources))
+
     def outlet_mask(self, target: Target) -> np.ndarray:
         """The target's chunks: its outlet's, on its date when it names one the outlet published on."""
-        mask = np.isin(self.sources, list(target.sources))
+        mask = self.source_mask(target.sources)
         if target.date:
             on_date = mask & (self.dates == target.date)
             if on_date.any():  # a date the outlet never published on is ignored, not an empty result
@@ -341,7 +345,7 @@ class HybridRetriever:
         scores = self.question_scores(question, question_clauses(question))
         fused = rrf(scores.rankings())
         targets = self.target_rankings(question, scores)
-        outlets = {frozenset(target.sources): np.isin(self.sources, list(target.sources)) for target, _ in targets}
+        outlets = {target.sources: self.source_mask(target.sources) for target, _ in targets}
         chosen = dict.fromkeys(top(fused, max(CANDIDATES, k)))
         for _, ranking in targets:
             chosen.update(dict.fromkeys(top(ranking, CANDIDATES)))
@@ -377,7 +381,7 @@ class HybridRetriever:
             ranked = np.isfinite(ranking[positions]) & (ranks < CANDIDATES)
             target_rank = np.where(ranked, np.minimum(target_rank, ranks), target_rank)
             if target.date:
-                dated[outlets[frozenset(target.sources)][positions]] = 1.0
+                dated[outlets[target.sources][positions]] = 1.0
         columns = {
             "bm25": relative(scores.bm25),
             "bm25_sentence": relative(scores.bm25_sentence),

@@ -34,6 +34,7 @@ from common import BENCHMARKS, in_split, mean, percentile, squash, table, write_
 
 from assistant import Assistant  # noqa: E402
 from assistant.rerank import FEATURES  # noqa: E402
+from assistant.retrieve import doc_id_of  # noqa: E402
 from assistant.tokens import count_tokens  # noqa: E402
 
 DEFAULT_DATA = BENCHMARKS / "multihop-rag"
@@ -53,6 +54,21 @@ def load_queries(data: Path, split: str, limit: int | None) -> list[dict[str, An
     return chosen[:limit] if limit else chosen
 
 
+def paper_metrics(hits: Sequence[bool], found: Sequence[bool]) -> dict[str, float]:
+    """One query's ranking metrics: `hits[r]` says whether the passage at rank r holds a gold fact, `found[f]`
+    whether gold fact f is in any of the top 10."""
+    first = next((rank for rank, hit in enumerate(hits) if hit), None)
+    # AP over the hit chunks among the top 10 (the paper's MAP@10 formulation).
+    precisions = [sum(hits[: r + 1]) / (r + 1) for r, hit in enumerate(hits) if hit]
+    return {
+        "hits@4": float(any(hits[:4])),
+        "hits@10": float(any(hits)),
+        "mrr@10": 0.0 if first is None else 1 / (first + 1),
+        "map@10": mean(precisions),
+        "all_facts@10": float(all(found)),
+    }
+
+
 def score_retrieval(name: str, queries: Sequence[dict[str, Any]], search: Callable[[str], list[tuple[str, str]]]) -> dict[str, Any]:
     """`search(query)` -> top-10 (doc_id, passage text). Null queries are left out (paper rule)."""
     sums = dict.fromkeys(["hits@4", "hits@10", "mrr@10", "map@10", "all_facts@10", "doc_recall@10"], 0.0)
@@ -65,15 +81,9 @@ def score_retrieval(name: str, queries: Sequence[dict[str, Any]], search: Callab
         times.append((time.perf_counter() - started) * 1000)
         facts = [squash(e["fact"]) for e in q["evidence_list"]]
         texts = [squash(text) for _, text in top]
-        hits = [any(f in t for f in facts) for t in texts]
-        first = next((rank for rank, hit in enumerate(hits) if hit), None)
-        sums["hits@4"] += any(hits[:4])
-        sums["hits@10"] += any(hits)
-        sums["mrr@10"] += 0.0 if first is None else 1 / (first + 1)
-        # AP over the hit chunks among the top 10 (the paper's MAP@10 formulation).
-        precisions = [sum(hits[: r + 1]) / (r + 1) for r, hit in enumerate(hits) if hit]
-        sums["map@10"] += mean(precisions)
-        sums["all_facts@10"] += all(any(f in t for t in texts) for f in facts)
+        ranked = paper_metrics([any(f in t for f in facts) for t in texts], [any(f in t for t in texts) for f in facts])
+        for key, value in ranked.items():
+            sums[key] += value
         gold = {e["url"] for e in q["evidence_list"]}
         sums["doc_recall@10"] += len(gold & {doc for doc, _ in top}) / len(gold)
         tokens += [count_tokens(text) for _, text in top]
@@ -92,7 +102,7 @@ def stage1(bot: Assistant, query: str) -> list[tuple[str, str]]:
     positions, features = retriever.candidates(query, K)
     order = np.argsort(-features[:, FEATURES.index("rrf")], kind="stable")[:K]
     nodes = [retriever.nodes[positions[i]] for i in order]
-    return [(str(node.metadata.get("doc_id")), node.text) for node in nodes]
+    return [(doc_id_of(node), node.text) for node in nodes]
 
 
 def corpus_folder(data: Path, index_dir: Path) -> Path:

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import ROOT, mean, squash, table, write_report  # noqa: E402
-from multihop import CACHE, DEFAULT_DATA, corpus_folder, load_queries  # noqa: E402
+from multihop import CACHE, DEFAULT_DATA, corpus_folder, load_queries, paper_metrics  # noqa: E402
 
 from assistant import Assistant  # noqa: E402
 from assistant.rerank import FEATURES, MODEL_FILE  # noqa: E402
@@ -76,13 +76,10 @@ def scores(queries: Sequence[Query], rank: Callable[[Query], np.ndarray]) -> dic
     """Paper metrics over the top 10 when each query's candidates are ordered by `rank(query)` (higher first)."""
     sums = dict.fromkeys(METRICS, 0.0)
     for q in queries:
-        top = list(np.argsort(-rank(q), kind="stable")[:K])
-        hits = [any(row in fact for fact in q.holds) for row in top]
-        first = next((r for r, hit in enumerate(hits) if hit), None)
-        sums["hits@4"] += any(hits[:4])
-        sums["hits@10"] += any(hits)
-        sums["mrr@10"] += 0.0 if first is None else 1 / (first + 1)
-        sums["all_facts@10"] += all(fact & set(top) for fact in q.holds)
+        top = np.argsort(-rank(q), kind="stable")[:K].tolist()
+        ranked = paper_metrics([any(row in fact for fact in q.holds) for row in top], [bool(fact & set(top)) for fact in q.holds])
+        for key in METRICS:
+            sums[key] += ranked[key]
     return {key: round(value / max(len(queries), 1), 4) for key, value in sums.items()}
 
 
