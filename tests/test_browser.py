@@ -160,7 +160,12 @@ def test_clearing_the_chat_forgets_its_history(tab: Tab) -> None:
     page = tab.page
     ask(page, PORT_QUESTION)
     page.get_by_role("button", name="Clear").first.click()
-    page.wait_for_function("() => document.querySelectorAll('#chat .message-row').length === 0")
+    # The chat empties in the page at once; the server's reset (history, sources, question box) lands
+    # later, so wait for it too, or it could wipe the next question as it is typed.
+    page.wait_for_function(
+        "() => document.querySelectorAll('#chat .message-row').length === 0"
+        " && document.querySelector('#sources').innerText.includes('Ask a question')"
+    )
     ask(page, "Which company are they tied to?")
     assert "Read as" not in page.inner_text("#sources .for")  # not resolved against the cleared question
 
