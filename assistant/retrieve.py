@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import bm25s
@@ -209,6 +210,11 @@ class QuestionScores:
     def rankings(self) -> list[np.ndarray]:
         return [self.bm25, self.bm25_sentence, self.cosine, self.cosine_sentence]
 
+    @cached_property
+    def best_clause(self) -> np.ndarray:
+        """Each chunk's match to the clause it matches best (used for candidates and as a feature)."""
+        return self.clause.max(axis=0)
+
 
 class HybridRetriever:
     """`retrieve(query, k)`: ranked passages. Loads the keyword indexes and every vector once."""
@@ -351,9 +357,8 @@ class HybridRetriever:
             chosen.update(dict.fromkeys(top(ranking, CANDIDATES)))
         for clause in scores.clause:
             chosen.update(dict.fromkeys(top(clause, CLAUSE_CANDIDATES)))
-        best_clause = scores.clause.max(axis=0)
         for mask in outlets.values():
-            chosen.update(dict.fromkeys(top(np.where(mask, best_clause, -np.inf), CLAUSE_CANDIDATES)))
+            chosen.update(dict.fromkeys(top(np.where(mask, scores.best_clause, -np.inf), CLAUSE_CANDIDATES)))
         positions = np.fromiter(chosen, dtype=np.int64, count=len(chosen))
         return positions, self.features(positions, scores, fused, targets, outlets)
 
@@ -389,7 +394,7 @@ class HybridRetriever:
             "cosine_sentence": scores.cosine_sentence[positions],
             "rrf": fused[positions] * RRF_K,
             "coverage": scores.coverage[positions],
-            "clause": scores.clause.max(axis=0)[positions],
+            "clause": scores.best_clause[positions],
             "clause_bm25": scores.clause_bm25.max(axis=0)[positions],
             "clause_cosine": scores.clause_cosine.max(axis=0)[positions],
             "clause_mean": scores.clause.mean(axis=0)[positions],
