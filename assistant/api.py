@@ -37,15 +37,17 @@ class Assistant:
         self._lock = threading.RLock()
         self._answerers: dict[str, LLMAnswerer | None] = {}  # per answer mode, loaded on first use
         self.mode = resolve_mode(settings)
+        self.build_report: IngestReport | None = None  # set by `open` when it had to build the index
         self._load()
 
     @classmethod
     def open(cls, corpus_dir: str | Path | None = None, index_dir: str | Path | None = None, **settings: Any) -> Assistant:
         """Open the index (building it first when it is missing); None means the configured default."""
         resolved = load_settings(corpus_dir=corpus_dir, index_dir=index_dir, **settings)
-        if not IndexDir(resolved.index_dir).exists():
-            ingest(resolved)
-        return cls(resolved)
+        report = None if IndexDir(resolved.index_dir).exists() else ingest(resolved)
+        bot = cls(resolved)
+        bot.build_report = report
+        return bot
 
     def _load(self) -> None:
         self.index.check_build(build_settings(self.settings))

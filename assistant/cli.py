@@ -19,8 +19,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Cited answer
 err = Console(stderr=True)
 out = Console(highlight=False)
 
-CorpusOpt = Annotated[Path | None, typer.Option("--corpus", help="Folder of documents [default: corpus].")]
-IndexOpt = Annotated[Path | None, typer.Option("--index", help="Folder of the built index [default: index].")]
+CorpusOpt = Annotated[Path | None, typer.Option("--corpus", help="Folder of documents \\[default: corpus].")]
+IndexOpt = Annotated[Path | None, typer.Option("--index", help="Folder of the built index \\[default: index].")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object as the last line.")]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -59,13 +59,28 @@ def ingest(
 
     settings = settings_from(corpus_dir=corpus, index_dir=index)
     report = run_ingest(settings, rebuild=rebuild)
+    print_report(report)
+    if as_json:
+        print(json.dumps(report.summary()))
+
+
+def print_report(report: Any) -> None:
+    """What an ingest did, on stderr: skipped files, documents kept at their indexed version, totals."""
     for problem in report.problems:
         err.print(f"[yellow]skipped[/] {escape(str(problem))}", soft_wrap=True)
     for doc_id in report.kept:
         err.print(f"[yellow]kept[/] the indexed version of {escape(doc_id)}", soft_wrap=True)
     err.print(report.line(), soft_wrap=True)
-    if as_json:
-        print(json.dumps(report.summary()))
+
+
+def open_assistant(corpus: Path | None, index: Path | None, **settings: Any) -> Any:
+    """`Assistant.open`, telling what it built when the index was missing (a first run)."""
+    from assistant.api import Assistant
+
+    bot = Assistant.open(corpus, index, **settings)
+    if bot.build_report is not None:
+        print_report(bot.build_report)
+    return bot
 
 
 @app.command()
@@ -105,7 +120,7 @@ def print_sources(answer: Any) -> None:
             out.print(f"  - {p.title} — {p.path} @{p.start}-{p.end}", markup=False, soft_wrap=True)
 
 
-KOpt = Annotated[int | None, typer.Option("--k", min=1, max=100, help="Passages to retrieve [default: 10].")]
+KOpt = Annotated[int | None, typer.Option("--k", min=1, max=100, help="Passages to retrieve \\[default: 10].")]
 ModeOpt = Annotated[str | None, typer.Option("--mode", help="Answer mode: extractive, llamacpp, openai, auto.")]
 
 
@@ -120,9 +135,7 @@ def ask(
     as_json: JsonOpt = False,
 ) -> None:
     """Answer one question with numbered citations."""
-    from assistant.api import Assistant
-
-    bot = Assistant.open(corpus, index, top_k=k, answer_mode=mode)
+    bot = open_assistant(corpus, index, top_k=k, answer_mode=mode)
     answer = bot.ask(question)
     if as_json:
         print(json.dumps(answer.to_dict()))
@@ -139,10 +152,9 @@ def chat(
     mode: ModeOpt = None,
 ) -> None:
     """A conversation in the terminal; follow-ups use what was asked before. Empty line or Ctrl-D quits."""
-    from assistant.api import Assistant
     from assistant.errors import QuestionError
 
-    conversation = Assistant.open(corpus, index, top_k=k, answer_mode=mode).chat()
+    conversation = open_assistant(corpus, index, top_k=k, answer_mode=mode).chat()
     err.print("Ask about the documents; /new starts a new conversation; an empty line quits.")
     while True:
         try:
@@ -196,7 +208,7 @@ def serve(
 @reports_errors
 def eval_gold(
     gold: Annotated[Path, typer.Option("--gold", help="Gold questions, JSON lines.")] = Path("eval/gold.jsonl"),
-    mode: Annotated[str | None, typer.Option("--mode", help="Answer mode [default: configured].")] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="Answer mode \\[default: configured].")] = None,
     corpus: CorpusOpt = None,
     index: IndexOpt = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for results and summary.")] = Path("eval/out"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 import tomllib
 from collections.abc import Iterator
@@ -237,6 +238,8 @@ def _pdf(path: Path) -> str:
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
+    # pypdf logs what it repairs or gives up on; a file it cannot read becomes one Problem line instead.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     _read_bytes(path)
     try:
         reader = PdfReader(path)

@@ -50,7 +50,7 @@ def build_keyword_index(index: IndexDir, embed: Embed) -> int:
     if not nodes:
         return 0
     retriever = BM25Retriever.from_defaults(nodes=nodes, stemmer=Stemmer.Stemmer("english"), language="english")
-    retriever.persist(str(index.bm25_dir))
+    retriever.persist(str(index.bm25_dir), show_progress=False)
     sentences = build_sentence_index(index, nodes, retriever.stemmer)
     SentenceVectors.build(index.path, sentences, embed)
     write_term_stats(index, nodes)
@@ -116,6 +116,6 @@ def load_keyword_index(index: IndexDir) -> Any:
     from llama_index.retrievers.bm25 import BM25Retriever
 
     try:
-        return BM25Retriever.from_persist_dir(str(index.bm25_dir))
+        return BM25Retriever.from_persist_dir(str(index.bm25_dir), show_progress=False)
     except (OSError, ValueError, KeyError) as exc:
         raise IndexStateError(f"keyword index at {index.bm25_dir} is unreadable ({exc}); run `assistant ingest --rebuild`") from None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.api import Assistant
 from assistant.config import load_settings
 from assistant.documents import load_corpus
 from assistant.errors import CorpusError, IndexBusyError, IndexMismatchError
@@ -193,6 +194,20 @@ def test_bad_files_are_reported_and_skipped_and_nothing_indexed_is_lost(corpus: 
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["unchanged"] == 2 and summary["removed"] == 0
     assert chunks_by_doc(settings.index_dir) == before
+
+
+def test_first_ask_builds_the_index_and_says_what_it_skipped(corpus: Path, tmp_path: Path) -> None:
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 broken")
+    (corpus / "empty.txt").write_text("", encoding="utf-8")
+    index = tmp_path / "index"
+    first = cli("ask", "At which port were the ships loaded?", "--corpus", str(corpus), "--index", str(index))
+    assert first.returncode == 0 and "Najin" in first.stdout, first.stderr
+    # Only the assistant's own lines: no library progress bars or pypdf log records.
+    assert [line.split()[0] for line in first.stderr.strip().splitlines()] == ["skipped", "skipped", "2"], first.stderr
+    assert "broken PDF" in first.stderr and "empty.txt" in first.stderr and "2 file(s) skipped" in first.stderr
+    again = cli("ask", "At which port were the ships loaded?", "--corpus", str(corpus), "--index", str(index))
+    assert again.returncode == 0 and again.stderr == ""
+    assert Assistant.open(corpus, index).build_report is None
 
 
 def test_nothing_usable_and_missing_corpus_exit_non_zero(tmp_path: Path) -> None:
