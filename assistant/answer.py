@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from assistant.byline import about_article
+from assistant.byline import about_article, line_asked_for
 from assistant.chat import is_followup
 from assistant.text import content_terms, sentence_spans
 from assistant.types import Answer, Citation, Passage
@@ -74,8 +74,8 @@ def split_sentences(passages: Sequence[Passage]) -> list[Sentence]:
             text = passage.text[start:end]
             key = " ".join(text.lower().split())
             terms = frozenset(content_terms(text))
-            if key in seen or not terms:
-                continue  # repeated captions and lone punctuation
+            if key in seen or not terms or key.endswith("?"):
+                continue  # repeated captions, lone punctuation, and questions (subheadings), which answer nothing
             seen.add(key)
             out.append(Sentence(passage, rank, passage.start + start, passage.start + end, text, terms))
     return out
@@ -222,6 +222,9 @@ class ExtractiveAnswerer:
             text = passage.text[start - passage.start : end - passage.start]
             found = Sentence(passage, passages.index(passage), start, end, text, frozenset(content_terms(text)))
             return compose(question, [Scored(found, 1.0, 1.0, found.terms)], passages)
+        if line_asked_for(question):
+            # An article without a byline (or dateline): its headline would otherwise "answer" who wrote it.
+            return abstain(question, passages)
         sentences = split_sentences(passages)
         # The passages' words are their sentences' words (already stemmed above) plus their headers'.
         passage_terms = frozenset().union(*(s.terms for s in sentences), *(content_terms(p.header) for p in passages))

@@ -33,10 +33,15 @@ DATELINE = re.compile(
 )
 
 
+def line_asked_for(question: str) -> re.Pattern[str] | None:
+    """BYLINE for "who wrote the article", DATELINE for "when was it published", else None."""
+    return BYLINE if AUTHOR_QUESTION.search(question) else DATELINE if DATE_QUESTION.search(question) else None
+
+
 def about_article(question: str, passages: Sequence[Passage]) -> tuple[Passage, int, int] | None:
     """(passage, start, end) of the byline or dateline that answers a question about the article, if any;
     start/end are offsets in the document."""
-    pattern = BYLINE if AUTHOR_QUESTION.search(question) else DATELINE if DATE_QUESTION.search(question) else None
+    pattern = line_asked_for(question)
     if pattern is None or not passages:
         return None
     doc_id = passages[0].doc_id

@@ -13,7 +13,7 @@ export PATH="$PWD/$VENV/bin:$PATH"
 # The gold set, per answer mode, against eval/thresholds.toml (exit 1 when a metric drops below).
 assistant eval --mode extractive --out eval/out/extractive --json
 if python -c "import llama_cpp" 2>/dev/null; then
-  # Bounded generation keeps the 59 questions to minutes on 2 cores.
+  # Bounded generation keeps the 81 questions to about a minute on 2 cores.
   ASSISTANT_LLM_MAX_TOKENS=96 ASSISTANT_LLM_CONTEXT_WINDOW=2048 \
     assistant eval --mode llamacpp --out eval/out/llamacpp --json
 fi

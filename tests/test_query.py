@@ -80,7 +80,12 @@ def test_streaming_gives_pieces_then_the_complete_answer(bot: Assistant) -> None
 
 @pytest.mark.parametrize(
     "question",
-    ["What is the capital of France?", "Who won the 2022 football World Cup?", "How old is Kim Jong Un?"],
+    [
+        "What is the capital of France?",
+        "Who won the 2022 football World Cup?",
+        "How old is Kim Jong Un?",
+        "Who wrote the article about the UK satellite images?",  # it has no byline; its headline is no author
+    ],
 )
 def test_questions_the_corpus_cannot_answer(bot: Assistant, question: str) -> None:
     answer = bot.ask(question)
@@ -157,3 +162,12 @@ def test_byline_and_dateline_formats() -> None:
     assert span("When was this story published?") == "Published 3 March 2024"
     assert span("Who is the author of the sanctions?") is None
     assert span("When did the ferry call at Vanino?") is None
+
+
+def test_subheadings_that_are_questions_are_never_answers() -> None:
+    from assistant.answer import split_sentences
+    from assistant.types import Passage
+
+    text = "What is known about missiles from North Korea?\n\nOn January 5, the Air Force did not confirm their use."
+    passage = Passage("n1", "a.md", "Missiles", "a.md", "", "", text, 0, len(text))
+    assert [s.text for s in split_sentences([passage])] == ["On January 5, the Air Force did not confirm their use."]
