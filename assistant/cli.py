@@ -66,10 +66,8 @@ def ingest(
 
 def print_report(report: Any) -> None:
     """What an ingest did, on stderr: skipped files, documents kept at their indexed version, totals."""
-    for problem in report.problems:
-        err.print(f"[yellow]skipped[/] {escape(str(problem))}", soft_wrap=True)
-    for doc_id in report.kept:
-        err.print(f"[yellow]kept[/] the indexed version of {escape(doc_id)}", soft_wrap=True)
+    for line in report.details():
+        err.print(escape(line), style="yellow", soft_wrap=True)
     err.print(report.line(), soft_wrap=True)
 
 

@@ -87,6 +87,12 @@ class IngestReport:
         keys = ("added", "updated", "removed", "unchanged", "chunks", "seconds")
         return {key: getattr(self, key) for key in keys}
 
+    def details(self) -> list[str]:
+        """One line per file skipped and per document kept at its indexed version (CLI, UI and server log)."""
+        return [f"skipped {problem}" for problem in self.problems] + [
+            f"kept the indexed version of {doc_id}" for doc_id in self.kept
+        ]
+
     def line(self) -> str:
         s = self.summary()
         text = (

@@ -180,7 +180,7 @@ def build_app(bot: Assistant, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> g
         lines += [("error", f"not added: {reason}") for reason in change.refused]
         if change.report is not None:
             lines.append(("info", f"index: {change.report.line()}"))
-            lines += [("error", f"skipped {problem}") for problem in change.report.problems]
+            lines += [("error", detail) for detail in change.report.details()]
         return lines
 
     def upload(
@@ -403,9 +403,7 @@ def serve(
             raise
         print(f"warning: {exc}; serving the index as it was", file=sys.stderr)
     else:
-        print(report.line(), file=sys.stderr)
-        for problem in report.problems:
-            print(f"skipped {problem}", file=sys.stderr)
+        print("\n".join([report.line(), *report.details()]), file=sys.stderr)
     bot = Assistant(settings)
     demo = build_app(bot, max_upload_mb)
     try:
