@@ -25,7 +25,12 @@ ABSTAIN_TEXT = "The corpus does not answer this question."
 MAX_SENTENCES = 3
 SEMANTIC_CANDIDATES = 12  # sentences re-scored with embeddings, chosen by word overlap first
 LEXICAL_WEIGHT = 0.55
-NUMBER = re.compile(r"\d")
+# A figure, in digits or in words ("three Russian ships", "hundreds of thousands of shells").
+NUMBER = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundreds?|thousands?|millions?|billions?|dozens?|half|twice)\b",
+    re.IGNORECASE,
+)
 DATE = re.compile(
     r"\b(\d{4}|January|February|March|April|May|June|July|August|September|October|November|December|"
     r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|today|last (week|month|year))\b",

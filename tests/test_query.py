@@ -171,3 +171,12 @@ def test_subheadings_that_are_questions_are_never_answers() -> None:
     text = "What is known about missiles from North Korea?\n\nOn January 5, the Air Force did not confirm their use."
     passage = Passage("n1", "a.md", "Missiles", "a.md", "", "", text, 0, len(text))
     assert [s.text for s in split_sentences([passage])] == ["On January 5, the Air Force did not confirm their use."]
+
+
+def test_a_figure_in_words_answers_how_many() -> None:
+    from assistant.answer import answer_type_bonus
+
+    question = "How many Russian ships were photographed?"
+    assert answer_type_bonus(question, "Images show three Russian ships docked at Najin.") > 0
+    assert answer_type_bonus(question, "Hundreds of containers were loaded.") > 0
+    assert answer_type_bonus(question, "The ships were docked at Najin.") < 0
