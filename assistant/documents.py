@@ -8,6 +8,7 @@ The document id is the path relative to the corpus root (JSON article lists: the
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import logging
 import re
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 SIDECAR_SUFFIX = ".meta.toml"
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".json"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".docx", ".json"}
 FRONT_MATTER = re.compile(r"\A---\r?\n(.*?)\r?\n---\r?\n", re.DOTALL)
 INVISIBLE_TAGS = ("script", "style", "noscript", "template", "head", "svg", "iframe", "object")
 
@@ -138,6 +139,8 @@ def load_file(path: Path, rel: str) -> Iterator[SourceDocument | Problem]:
         return
     if suffix == ".pdf":
         text, meta = _pdf(path), Metadata()
+    elif suffix == ".docx":
+        text, meta = _docx(path)
     else:
         raw = _read_text(path)
         if suffix in HTML_SUFFIXES:
@@ -160,15 +163,16 @@ def load_file(path: Path, rel: str) -> Iterator[SourceDocument | Problem]:
     )
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_bytes(path: Path, binary: bool = False) -> bytes:
+    """The file's bytes; unless the format is `binary` (.docx is a zip), NUL bytes mean it is not text."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise DocumentError(f"cannot read the file ({exc.strerror or exc}); check its permissions") from None
     if not data.strip():
         raise DocumentError("the file is empty; add text or remove it")
-    if b"\x00" in data[:8192]:
-        raise DocumentError("binary content, not text; convert it to .txt, .md, .html or .pdf")
+    if not binary and b"\x00" in data[:8192]:
+        raise DocumentError("binary content, not text; convert it to .txt, .md, .html, .pdf or .docx")
     return data
 
 
@@ -250,6 +254,32 @@ def _pdf(path: Path) -> str:
     if not text:
         raise DocumentError("the PDF has no extractable text (scanned images?); OCR it first")
     return text
+
+
+def _docx(path: Path) -> tuple[str, Metadata]:
+    """Paragraphs and tables in document order (a table row is one line, cells split by tabs); the
+    title from the file's properties when set. Headers, footers and comments are left out."""
+    import zipfile
+
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+    from docx.table import Table
+    from lxml.etree import LxmlError
+
+    try:
+        document = docx.Document(io.BytesIO(_read_bytes(path, binary=True)))
+        blocks = [
+            "\n".join("\t".join(cell.text.strip() for cell in row.cells) for row in block.rows)
+            if isinstance(block, Table)
+            else block.text
+            for block in document.iter_inner_content()
+        ]
+        title = (document.core_properties.title or "").strip()
+    except (PackageNotFoundError, zipfile.BadZipFile, LxmlError, KeyError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DocumentError(f"broken Word file ({reason}); open and save it again as .docx") from None
+    text = "\n\n".join(block.strip() for block in blocks if block.strip())
+    return text, Metadata(title=title)
 
 
 def _articles(path: Path, rel: str) -> Iterator[SourceDocument | Problem]:

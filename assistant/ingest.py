@@ -15,7 +15,7 @@ from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import BaseNode, TransformComponent
 
 from assistant.config import Settings
-from assistant.documents import LoadResult, Problem, SourceDocument, load_corpus
+from assistant.documents import SUPPORTED_SUFFIXES, LoadResult, Problem, SourceDocument, load_corpus
 from assistant.embeddings import embed_model_name, load_embed_model
 from assistant.errors import CorpusError, IndexStateError
 from assistant.store import BuildSettings, IndexDir
@@ -139,7 +139,7 @@ def _sync(
             report.kept.append(old.id_)
     if not documents:
         reasons = "; ".join(map(str, loaded.problems[:3])) or "the folder has no supported files"
-        raise CorpusError(f"nothing usable in {settings.corpus_dir} ({reasons}); add .txt, .md, .html, .pdf or .json files")
+        raise CorpusError(f"nothing usable in {settings.corpus_dir} ({reasons}); add {' '.join(sorted(SUPPORTED_SUFFIXES))} files")
 
     before = {doc_id: docstore.get_document_hash(doc_id) for doc_id in docstore.docs}
     for doc in documents:

@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from assistant.documents import SIDECAR_SUFFIX, DocumentError, load_file
+from assistant.documents import SIDECAR_SUFFIX, SUPPORTED_SUFFIXES, DocumentError, load_file
 from assistant.errors import AssistantError
 
 if TYPE_CHECKING:
     from assistant.api import Assistant
     from assistant.ingest import IngestReport
 
-ALLOWED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".json")
+ALLOWED_SUFFIXES = tuple(sorted(SUPPORTED_SUFFIXES))
 MAX_NAME_CHARS = 120
 MB = 1024 * 1024  # as Gradio counts in its own upload size check
 UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

@@ -150,6 +150,41 @@ def test_loaders_and_metadata(tmp_path: Path) -> None:
     assert docs["articles.json#1"].date == "2023-10-01"
 
 
+def _word_file(path: Path) -> None:
+    """A real .docx: title property, a heading, a paragraph, a table, and a header left out of the text."""
+    import docx
+
+    document = docx.Document()
+    document.core_properties.title = "Port calls"
+    document.sections[0].header.paragraphs[0].text = "CONFIDENTIAL draft"
+    document.add_heading("Ships at Najin", level=1)
+    document.add_paragraph("The Angara loaded containers at Najin in October.")
+    table = document.add_table(rows=2, cols=2)
+    for row, cells in zip(table.rows, [("Ship", "Cargo"), ("Maria", "containers")]):
+        for cell, value in zip(row.cells, cells):
+            cell.text = value
+    document.add_paragraph("The Maria sailed to Vostochny afterwards.")
+    document.save(path)
+
+
+def test_word_files_are_read_and_cited_at_their_offsets(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    _word_file(corpus / "calls.docx")
+    (doc,) = load_corpus(corpus).documents
+    assert doc.title == "Port calls"
+    assert doc.text == (
+        "Ships at Najin\n\nThe Angara loaded containers at Najin in October.\n\n"
+        "Ship\tCargo\nMaria\tcontainers\n\nThe Maria sailed to Vostochny afterwards."
+    )
+    bot = Assistant.open(corpus, tmp_path / "index")
+    answer = bot.ask("Where did the Maria sail afterwards?")
+    assert "Vostochny" in answer.text and not answer.abstained
+    (citation,) = answer.citations
+    assert citation.path == "calls.docx" and citation.title == "Port calls"
+    assert bot.document_text("calls.docx")[citation.start : citation.end] == citation.text
+
+
 def test_shipped_metadata_is_only_what_the_text_states() -> None:
     docs = {d.doc_id: d for d in load_corpus(ROOT / "corpus").documents}
     assert docs[UK_DOC].date == "2024-01-22" and docs[UK_DOC].author == "" and docs[UK_DOC].source == ""
@@ -177,6 +212,7 @@ def test_bad_files_are_reported_and_skipped_and_nothing_indexed_is_lost(corpus: 
     (corpus / "binary.txt").write_bytes(b"\x89PNG\x00\x00\x01binary")
     (corpus / "latin1.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
     (corpus / "report.docx").write_bytes(b"PK\x03\x04")
+    (corpus / "old.doc").write_bytes(b"\xd0\xcf\x11\xe0 legacy Word")
     (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
     (corpus / "broken.json").write_text('[{"title": "x", "body": ', encoding="utf-8")
     (corpus / "gone.txt").symlink_to(tmp_path / "missing-target.txt")
@@ -186,7 +222,7 @@ def test_bad_files_are_reported_and_skipped_and_nothing_indexed_is_lost(corpus: 
     result = cli("ingest", "--corpus", str(corpus), "--index", str(settings.index_dir), "--json")
     assert result.returncode == 0, result.stderr
     for name, reason in [("empty.txt", "empty"), ("binary.txt", "binary"), ("latin1.txt", "UTF-8"),
-                         ("report.docx", "unsupported"), ("broken.pdf", "PDF"), ("broken.json", "JSON"),
+                         ("report.docx", "broken Word file"), ("old.doc", "unsupported"), ("broken.pdf", "PDF"), ("broken.json", "JSON"),
                          ("gone.txt", "cannot read"), (UK_DOC, "binary")]:
         line = next((l for l in result.stderr.splitlines() if name in l and "skipped" in l), "")
         assert reason in line, (name, result.stderr)
