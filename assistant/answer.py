@@ -39,6 +39,10 @@ DATE = re.compile(
 # "..., and when ...", "... and who ...": a second question joined to the first.
 COMPOUND = re.compile(r"(?:,\s*|\s+)and\s+(?=(?:who|what|when|where|which|how|why)\b)", re.IGNORECASE)
 NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'ʼ-]+")
+# "Who is Pranay Vaddi?", "What is RUSI?": a sentence that defines the name answers it.
+DEFINITION_ASKED = re.compile(
+    r"^(?i:what|who)\s+(?i:is|are|was|were)\s+(?:the\s+)?(?P<name>[A-Z][\w.'ʼ-]*(?:\s+[A-Z][\w.'ʼ-]*){0,3})\s*\??$"
+)
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,12 @@ def answer_type_bonus(question: str, sentence: str) -> float:
         return 0.08 if DATE.search(sentence) else -0.1
     if re.search(r"\bhow (many|much|far|long|old)\b|\bwhat (number|percentage|share)\b", q):
         return 0.08 if NUMBER.search(sentence) else -0.1
+    asked = DEFINITION_ASKED.match(question.strip())
+    if asked:
+        name = re.escape(asked.group("name"))
+        defines = rf"\({name}\)|\b{name},\s+(?:the|a|an)\b|\b{name}\s+(?:is|are|was|were)\s+(?:the|a|an)\b"
+        if re.search(defines, sentence):
+            return 0.15  # outranks a shorter sentence that merely mentions the name
     if re.match(r"(who|which|what|where)\b", q):
         asked = {w.lower() for w in re.findall(r"\w+", question)}
         return 0.04 if any(m.group(0).lower() not in asked for m in NAME.finditer(sentence)) else 0.0

@@ -35,6 +35,9 @@ def assert_citations_exact(bot: Assistant, answer: Answer) -> None:
         ("Who met Putin at the Kremlin last week?", "Choe Son-hui", UK_DOC),
         ("What did Pranay Vaddi call the military cooperation between Russia and North Korea?", "unprecedented", UK_DOC),
         ("When did Russia first launch a North Korean ballistic missile into Ukraine?", "December 30, 2023", BRITAIN_DOC),
+        # A sentence that defines the name ("X, a ...", "... (X)") rather than one that merely mentions it.
+        ("What is Oboronlogistika?", "shipping company owned by the Russian Ministry of Defense", UK_DOC),
+        ("what is RUSI", "Royal Defense Research Institute (RUSI)", BRITAIN_DOC),
         # About the article itself: its byline and dateline, cited where the text states them.
         ("Who wrote the article about Britain giving the UN photos of North Korean supplies?", "Liza Brovko", BRITAIN_DOC),
         ("When was the article about UK satellite images of Russian ships published?", "January 22, 2024", UK_DOC),
@@ -180,3 +183,12 @@ def test_a_figure_in_words_answers_how_many() -> None:
     assert answer_type_bonus(question, "Images show three Russian ships docked at Najin.") > 0
     assert answer_type_bonus(question, "Hundreds of containers were loaded.") > 0
     assert answer_type_bonus(question, "The ships were docked at Najin.") < 0
+
+
+def test_a_sentence_that_defines_the_name_asked_about_ranks_first() -> None:
+    from assistant.answer import answer_type_bonus
+
+    defining = answer_type_bonus("What is RUSI?", "Experts from the Royal Defense Research Institute (RUSI) recorded it.")
+    mentioning = answer_type_bonus("What is RUSI?", "RUSI data is also confirmed by Dossier.")
+    assert defining > mentioning
+    assert answer_type_bonus("Who is Pranay Vaddi?", "Pranay Vaddi, the Director for Arms Control, spoke.") > mentioning
