@@ -97,9 +97,9 @@ def answer_type_bonus(question: str, sentence: str) -> float:
         return 0.08 if DATE.search(sentence) else -0.1
     if re.search(r"\bhow (many|much|far|long|old)\b|\bwhat (number|percentage|share)\b", q):
         return 0.08 if NUMBER.search(sentence) else -0.1
-    asked = DEFINITION_ASKED.match(question.strip())
-    if asked:
-        name = re.escape(asked.group("name"))
+    defined = DEFINITION_ASKED.match(question.strip())
+    if defined:
+        name = re.escape(defined.group("name"))
         defines = rf"\({name}\)|\b{name},\s+(?:the|a|an)\b|\b{name}\s+(?:is|are|was|were)\s+(?:the|a|an)\b"
         if re.search(defines, sentence):
             return 0.15  # outranks a shorter sentence that merely mentions the name

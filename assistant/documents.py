@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import tomllib
+import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -259,8 +260,6 @@ def _pdf(path: Path) -> str:
 def _docx(path: Path) -> tuple[str, Metadata]:
     """Paragraphs and tables in document order (a table row is one line, cells split by tabs); the
     title from the file's properties when set. Headers, footers and comments are left out."""
-    import zipfile
-
     import docx
     from docx.opc.exceptions import PackageNotFoundError
     from docx.table import Table
