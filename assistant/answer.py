@@ -11,13 +11,14 @@ the answer abstains.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from assistant.byline import about_article, line_asked_for
 from assistant.chat import is_followup
-from assistant.text import content_terms, sentence_spans
+from assistant.text import content_terms, sentence_spans, stem
 from assistant.types import Answer, Citation, Passage
 from assistant.vectors import Embed
 
@@ -39,6 +40,8 @@ DATE = re.compile(
 # "..., and when ...", "... and who ...": a second question joined to the first.
 COMPOUND = re.compile(r"(?:,\s*|\s+)and\s+(?=(?:who|what|when|where|which|how|why)\b)", re.IGNORECASE)
 NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'ʼ-]+")
+# "At which port ...?": the kind of thing asked for; a sentence naming one ("port of Najin") answers it.
+FOCUS = re.compile(r"\b(?:which|what)\s+(?:[a-z-]+\s+){0,2}?([a-z]+)\s+(?:is|are|was|were|did|does|do|has|have|had)\b", re.I)
 # "Who is Pranay Vaddi?", "What is RUSI?": a sentence that defines the name answers it.
 DEFINITION_ASKED = re.compile(
     r"^(?i:what|who)\s+(?i:is|are|was|were)\s+(?:the\s+)?(?P<name>[A-Z][\w.'ʼ-]*(?:\s+[A-Z][\w.'ʼ-]*){0,3})\s*\??$"
@@ -103,6 +106,12 @@ def answer_type_bonus(question: str, sentence: str) -> float:
         defines = rf"\({name}\)|\b{name},\s+(?:the|a|an)\b|\b{name}\s+(?:is|are|was|were)\s+(?:the|a|an)\b"
         if re.search(defines, sentence):
             return 0.15  # outranks a shorter sentence that merely mentions the name
+    focus = FOCUS.search(question)
+    if focus:
+        word = focus.group(1).lower()
+        prefix = os.path.commonprefix([word, stem(word)])  # port/ports, company/companies
+        if re.search(rf"(?i:\b{prefix}\w*)\s*(?:,|-|–|—|\bof\b|\bcalled\b|\bnamed\b)?\s*(?:the\s+)?[A-Z][\w'ʼ-]+", sentence):
+            return 0.08
     if re.match(r"(who|which|what|where)\b", q):
         asked = {w.lower() for w in re.findall(r"\w+", question)}
         return 0.04 if any(m.group(0).lower() not in asked for m in NAME.finditer(sentence)) else 0.0

@@ -192,3 +192,13 @@ def test_a_sentence_that_defines_the_name_asked_about_ranks_first() -> None:
     mentioning = answer_type_bonus("What is RUSI?", "RUSI data is also confirmed by Dossier.")
     assert defining > mentioning
     assert answer_type_bonus("Who is Pranay Vaddi?", "Pranay Vaddi, the Director for Arms Control, spoke.") > mentioning
+
+
+def test_which_port_prefers_the_sentence_that_names_the_port(bot: Assistant) -> None:
+    from assistant.answer import answer_type_bonus
+
+    question = "At which port were the Russian ships loaded?"
+    names = answer_type_bonus(question, "Ships loaded containers at the North Korean port of Najin.")
+    assert names > answer_type_bonus(question, "Photos show the loading of Russian ships in a port in North Korea.")
+    first = bot.ask(question).text.split("]. ")[0]
+    assert "port of Najin" in first
