@@ -49,7 +49,10 @@ def build_keyword_index(index: IndexDir, embed: Embed) -> int:
     nodes = all_chunks(index)
     if not nodes:
         return 0
-    retriever = BM25Retriever.from_defaults(nodes=nodes, stemmer=Stemmer.Stemmer("english"), language="english")
+    # Every chunk is scored (retrieve.py ranks them all); a top k above the chunk count only makes it log a warning.
+    retriever = BM25Retriever.from_defaults(
+        nodes=nodes, stemmer=Stemmer.Stemmer("english"), language="english", similarity_top_k=min(len(nodes), 10)
+    )
     retriever.persist(str(index.bm25_dir), show_progress=False)
     sentences = build_sentence_index(index, nodes, retriever.stemmer)
     SentenceVectors.build(index.path, sentences, embed)

@@ -177,6 +177,9 @@ def test_word_files_are_read_and_cited_at_their_offsets(tmp_path: Path) -> None:
         "Ships at Najin\n\nThe Angara loaded containers at Najin in October.\n\n"
         "Ship\tCargo\nMaria\tcontainers\n\nThe Maria sailed to Vostochny afterwards."
     )
+    built = cli("ingest", "--corpus", str(corpus), "--index", str(tmp_path / "index"))
+    # Only the summary line: a one-chunk index gets no library warnings either.
+    assert built.returncode == 0 and built.stderr.strip().startswith("1 added") and len(built.stderr.splitlines()) == 1, built.stderr
     bot = Assistant.open(corpus, tmp_path / "index")
     answer = bot.ask("Where did the Maria sail afterwards?")
     assert "Vostochny" in answer.text and not answer.abstained
