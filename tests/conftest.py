@@ -38,3 +38,20 @@ def bot(shipped: dict[str, Path]):
     from assistant import Assistant
 
     return Assistant.open(**shipped)
+
+
+def write_word_file(path: Path) -> None:
+    """A real .docx: title property, a heading, a paragraph, a table, and a header left out of the text."""
+    import docx
+
+    document = docx.Document()
+    document.core_properties.title = "Port calls"
+    document.sections[0].header.paragraphs[0].text = "CONFIDENTIAL draft"
+    document.add_heading("Ships at Najin", level=1)
+    document.add_paragraph("The Angara loaded containers at Najin in October.")
+    table = document.add_table(rows=2, cols=2)
+    for row, cells in zip(table.rows, [("Ship", "Cargo"), ("Maria", "containers")]):
+        for cell, value in zip(row.cells, cells):
+            cell.text = value
+    document.add_paragraph("The Maria sailed to Vostochny afterwards.")
+    document.save(path)

@@ -18,7 +18,7 @@ from assistant.errors import CorpusError, IndexBusyError, IndexMismatchError
 from assistant.ingest import ingest
 from assistant.keyword import all_chunks
 from assistant.store import IndexDir
-from conftest import BRITAIN_DOC, ROOT, UK_DOC, copy_corpus
+from conftest import BRITAIN_DOC, ROOT, UK_DOC, copy_corpus, write_word_file
 
 MULTIHOP = ROOT.parent / "shared" / "benchmarks" / "multihop-rag" / "corpus.json"
 
@@ -150,27 +150,10 @@ def test_loaders_and_metadata(tmp_path: Path) -> None:
     assert docs["articles.json#1"].date == "2023-10-01"
 
 
-def _word_file(path: Path) -> None:
-    """A real .docx: title property, a heading, a paragraph, a table, and a header left out of the text."""
-    import docx
-
-    document = docx.Document()
-    document.core_properties.title = "Port calls"
-    document.sections[0].header.paragraphs[0].text = "CONFIDENTIAL draft"
-    document.add_heading("Ships at Najin", level=1)
-    document.add_paragraph("The Angara loaded containers at Najin in October.")
-    table = document.add_table(rows=2, cols=2)
-    for row, cells in zip(table.rows, [("Ship", "Cargo"), ("Maria", "containers")]):
-        for cell, value in zip(row.cells, cells):
-            cell.text = value
-    document.add_paragraph("The Maria sailed to Vostochny afterwards.")
-    document.save(path)
-
-
 def test_word_files_are_read_and_cited_at_their_offsets(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    _word_file(corpus / "calls.docx")
+    write_word_file(corpus / "calls.docx")
     (doc,) = load_corpus(corpus).documents
     assert doc.title == "Port calls"
     assert doc.text == (

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BRITAIN_DOC, UK_DOC, copy_corpus
+from conftest import BRITAIN_DOC, UK_DOC, copy_corpus, write_word_file
 
 from assistant.types import Answer, Citation
 
@@ -141,6 +141,21 @@ def test_upload_ask_and_delete_a_document(server: Server, tmp_path: Path) -> Non
     assert "deleted sorrel_ferry_notes.md" in status
     assert not (server.corpus / "sorrel_ferry_notes.md").exists()
     assert "sorrel_ferry_notes.md" not in {d["path"] for d in server.bot.list_documents()}
+
+
+def test_word_upload_is_indexed_and_a_broken_one_refused(server: Server, tmp_path: Path) -> None:
+    from gradio_client import handle_file
+
+    good, broken = tmp_path / "Port calls.docx", tmp_path / "broken.docx"
+    write_word_file(good)
+    broken.write_bytes(b"PK\x03\x04 not really a Word file")
+    api = client(server)
+    status = api.predict([handle_file(str(good)), handle_file(str(broken))], api_name="/upload")[0]
+    assert "added Port_calls.docx" in status
+    assert "broken.docx" in status and "broken Word file" in status and not (server.corpus / "broken.docx").exists()
+    answer = json.loads(api.predict("Where did the Maria sail afterwards?", api_name="/ask"))
+    assert "Vostochny" in answer["text"] and answer["citations"][0]["doc_id"] == "Port_calls.docx"
+    assert "deleted Port_calls.docx" in api.predict("Port_calls.docx", api_name="/delete")[0]
 
 
 def test_disallowed_and_broken_uploads_are_refused_with_a_message(server: Server, tmp_path: Path) -> None:
