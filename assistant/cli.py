@@ -110,12 +110,18 @@ def print_sources(answer: Any) -> None:
         out.print("\n[bold]Sources[/]")
         for c in answer.citations:
             meta = ", ".join(part for part in (c.source, c.date) if part)
-            out.print(f"[bold]\\[{c.number}][/] " + escape(f"{c.title}{f' ({meta})' if meta else ''} — {c.path} @{c.start}-{c.end}"), soft_wrap=True)
+            out.print(f"[bold]\\[{c.number}][/] " + escape(f"{c.title}{f' ({meta})' if meta else ''} — {where(c)}"), soft_wrap=True)
             out.print(f"    “{' '.join(c.text.split())}”", markup=False, soft_wrap=True)
     elif answer.abstained and answer.retrieved:
         out.print("\n[bold]Related reading (not an answer)[/]")
         for p in answer.retrieved[:3]:
-            out.print(f"  - {p.title} — {p.path} @{p.start}-{p.end}", markup=False, soft_wrap=True)
+            out.print(f"  - {p.title} — {where(p)}", markup=False, soft_wrap=True)
+
+
+def where(item: Any) -> str:
+    """'report.pdf, p. 3 @1200-1310': the file, the page when it has pages, the character offsets."""
+    page = f", p. {item.page}" if item.page else ""
+    return f"{item.path}{page} @{item.start}-{item.end}"
 
 
 KOpt = Annotated[int | None, typer.Option("--k", min=1, max=100, help="Passages to retrieve \\[default: 10].")]

@@ -76,10 +76,14 @@ class SourceDocument:
     source: str = ""
     url: str = ""
     category: str = ""
+    page_starts: list[int] = field(default_factory=list)  # PDFs: where each page begins in `text`
 
     def metadata(self) -> dict[str, str]:
         data = asdict(self)
         data.pop("text")
+        pages = data.pop("page_starts")
+        if pages:  # only paged documents carry it, so other documents' hashes (and indexes) stay as they were
+            data["page_starts"] = ",".join(map(str, pages))
         return data
 
 
@@ -138,8 +142,10 @@ def load_file(path: Path, rel: str) -> Iterator[SourceDocument | Problem]:
     if suffix == ".json":
         yield from _articles(path, rel)
         return
+    page_starts: list[int] = []
     if suffix == ".pdf":
-        text, meta = _pdf(path), Metadata()
+        text, page_starts = _pdf(path)
+        meta = Metadata()
     elif suffix == ".docx":
         text, meta = _docx(path)
     else:
@@ -161,6 +167,7 @@ def load_file(path: Path, rel: str) -> Iterator[SourceDocument | Problem]:
         source=meta.source,
         url=meta.url,
         category=meta.category,
+        page_starts=page_starts,
     )
 
 
@@ -239,7 +246,9 @@ def _html(raw: str) -> tuple[str, Metadata]:
     return text, Metadata(title=title)
 
 
-def _pdf(path: Path) -> str:
+def _pdf(path: Path) -> tuple[str, list[int]]:
+    """The text of the pages with text, joined by blank lines, and where each page (numbered from 1) starts.
+    A page without text gets the start of the next one, so page numbers stay those of the file."""
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
@@ -251,10 +260,18 @@ def _pdf(path: Path) -> str:
         pages = [page.extract_text() or "" for page in reader.pages]
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
         raise DocumentError(f"broken PDF ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); re-export it") from None
-    text = "\n\n".join(page.strip() for page in pages if page.strip())
+    parts: list[str] = []
+    page_starts: list[int] = []
+    offset = 0
+    for page in pages:
+        page_starts.append(offset)
+        if page.strip():
+            parts.append(page.strip())
+            offset += len(parts[-1]) + 2  # the "\n\n" that joins it to the next page
+    text = "\n\n".join(parts)
     if not text:
         raise DocumentError("the PDF has no extractable text (scanned images?); OCR it first")
-    return text
+    return text, page_starts
 
 
 def _docx(path: Path) -> tuple[str, Metadata]:

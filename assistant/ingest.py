@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import sys
 import time
 from collections.abc import Sequence
@@ -22,9 +23,6 @@ from assistant.store import BuildSettings, IndexDir
 from assistant.tokens import encoding
 from assistant.vectors import SentenceVectors
 
-# Metadata kept on every chunk; only `header` is embedded and keyword-indexed with the passage.
-CHUNK_KEYS = ("doc_id", "path", "title", "source", "date", "author", "url", "start", "end", "header")
-
 
 def build_settings(settings: Settings) -> BuildSettings:
     return BuildSettings(embed_model_name(settings), settings.chunk_size, settings.chunk_overlap)
@@ -35,8 +33,11 @@ def header(doc: SourceDocument) -> str:
 
 
 def to_llama_document(doc: SourceDocument) -> Document:
+    """Every chunk keeps the document's metadata (doc_id, path, title, source, date, author, url, ...);
+    only `header` is embedded and keyword-indexed with the passage."""
     metadata = {**doc.metadata(), "header": header(doc)}
-    hidden = [key for key in metadata if key != "header"]
+    # Chunks of a paged document also get a `page` (OffsetChunker), hidden like the rest.
+    hidden = [key for key in metadata if key != "header"] + (["page"] if "page_starts" in metadata else [])
     return Document(
         id_=doc.doc_id,
         text=doc.text,
@@ -69,7 +70,17 @@ class OffsetChunker(TransformComponent):
             if start is None or text[start : start + len(chunk.text)] != chunk.text:
                 raise IndexStateError(f"chunk of {chunk.ref_doc_id} is not a verbatim span of its document")
             chunk.metadata["start"], chunk.metadata["end"] = start, start + len(chunk.text)
+            paged = chunk.metadata.pop("page_starts", "")
+            if paged:
+                chunk.metadata.update(chunk_pages([int(x) for x in paged.split(",")], start, start + len(chunk.text)))
         return chunks
+
+
+def chunk_pages(page_starts: list[int], start: int, end: int) -> dict[str, Any]:
+    """A chunk of a paged document keeps its own page and the page starts inside it (not the document's
+    whole list): `page` is the page at `start` (from 1), `page_starts` the later ones, comma-separated."""
+    inside = [offset for offset in page_starts if start < offset < end]
+    return {"page": bisect.bisect_right(page_starts, start), "page_starts": ",".join(map(str, inside))}
 
 
 @dataclass

@@ -74,6 +74,8 @@ def to_passage(node: Any, score: float) -> Passage:
         end=int(meta["end"]),
         score=float(score),
         header=str(meta.get("header", "")),
+        page=int(meta["page"]) if "page" in meta else None,
+        page_starts=tuple(int(x) for x in str(meta.get("page_starts", "")).split(",") if x),
     )
 
 

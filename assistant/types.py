@@ -21,6 +21,12 @@ class Passage:
     end: int
     score: float = 0.0
     header: str = ""
+    page: int | None = None  # paged documents (PDF): the page `start` is on, from 1
+    page_starts: tuple[int, ...] = ()  # and where later pages begin inside the passage
+
+    def page_at(self, offset: int) -> int | None:
+        """The page of a document offset inside this passage; None when the document has no pages."""
+        return None if self.page is None else self.page + sum(1 for begins in self.page_starts if begins <= offset)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -39,11 +45,15 @@ class Citation:
     text: str
     start: int
     end: int
+    page: int | None = None  # the page the quote starts on (PDF); None for documents without pages
 
     @classmethod
     def quoting(cls, number: int, passage: Passage, text: str, start: int, end: int) -> Citation:
         """Citation `number` of `text`, the span start:end of the passage's document."""
-        return cls(number, passage.doc_id, passage.title, passage.path, passage.source, passage.date, text, start, end)
+        return cls(
+            number, passage.doc_id, passage.title, passage.path, passage.source, passage.date, text, start, end,
+            passage.page_at(start),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

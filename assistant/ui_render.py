@@ -37,15 +37,19 @@ class Span:
     start: int
     end: int
     label: str  # "[2]" or "related"
+    page: int | None = None  # paged documents: the page the span starts on
 
     @classmethod
     def of(cls, item: Citation | Passage, label: str) -> Span:
-        return cls(item.doc_id, item.title, item.path, item.source, item.date, item.text, item.start, item.end, label)
+        return cls(
+            item.doc_id, item.title, item.path, item.source, item.date, item.text, item.start, item.end, label, item.page
+        )
 
 
 def meta_line(span: Span | Mapping[str, Any]) -> str:
     get = span.get if isinstance(span, Mapping) else lambda key, default="": getattr(span, key, default)
-    parts = [get("date", "") or "undated", get("source", "") or "outlet not stated", get("path", "")]
+    page = get("page", None)
+    parts = [get("date", "") or "undated", get("source", "") or "outlet not stated", get("path", ""), f"p. {page}" if page else ""]
     return " · ".join(e(part) for part in parts if part)
 
 

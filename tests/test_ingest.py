@@ -101,16 +101,19 @@ def test_edit_and_delete_are_synced(corpus: Path, tmp_path: Path) -> None:
     assert hits and {p.doc_id for p in hits} == {UK_DOC}
 
 
-def _tiny_pdf(text: str) -> bytes:
-    """A minimal valid one-page PDF whose page shows `text` (Helvetica)."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+def _tiny_pdf(*pages: str) -> bytes:
+    """A minimal valid PDF with one page per argument, each showing its text (Helvetica); "" is a blank page."""
+    font = 3 + 2 * len(pages)
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % (3 + 2 * i) for i in range(len(pages))), len(pages)),
     ]
+    for i, text in enumerate(pages):
+        stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode() if text else b""
+        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
+                       b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (4 + 2 * i, font))
+        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
     out, offsets = bytearray(b"%PDF-1.4\n"), []
     for number, body in enumerate(objects, 1):
         offsets.append(len(out))
@@ -120,6 +123,25 @@ def _tiny_pdf(text: str) -> bytes:
     out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     return bytes(out)
+
+
+def test_pdf_citations_give_the_page(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    pages = ("Port report of the harbour office.", "", "The Angara left Najin for Vostochny on 5 October.")
+    (corpus / "report.pdf").write_bytes(_tiny_pdf(*pages))
+    (doc,) = load_corpus(corpus).documents
+    assert doc.text == f"{pages[0]}\n\n{pages[2]}"
+    assert doc.page_starts == [0, len(pages[0]) + 2, len(pages[0]) + 2]  # the blank page 2 starts where page 3 does
+    index = tmp_path / "index"
+    result = cli("ask", "Where did the Angara go on 5 October?", "--corpus", str(corpus), "--index", str(index), "--json")
+    assert result.returncode == 0, result.stderr
+    (citation,) = json.loads(result.stdout)["citations"]
+    assert "Vostochny" in citation["text"] and citation["page"] == 3
+    shown = cli("ask", "Where did the Angara go on 5 October?", "--corpus", str(corpus), "--index", str(index))
+    assert "report.pdf, p. 3 @" in shown.stdout
+    # Documents without pages have none.
+    assert Assistant.open(ROOT / "corpus", tmp_path / "shipped").ask("At which port were the ships loaded?").citations[0].page is None
 
 
 def test_loaders_and_metadata(tmp_path: Path) -> None:

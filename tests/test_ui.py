@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -320,6 +321,9 @@ def test_sources_show_the_cited_sentence_inside_its_paragraph() -> None:
     assert 'class="src active"' in panel
     view = document_html(span_for(answer, "cite", 1), document, 1)
     assert '<mark id="passage">The &lt;cited&gt; one at Najin.</mark>' in view and "Next paragraph." in view
+    assert "p. " not in panel  # a text file has no pages; a PDF's citation says which
+    paged = Answer(question="Where?", text=f"{cited} [1].", citations=[replace(citation(1, cited, start), page=4)])
+    assert "doc.txt · p. 4" in sources_html(paged, 0, {"doc.txt": document}, ("cite", 1))
 
 
 def test_abstentions_offer_related_reading_not_citations() -> None:
