@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from assistant.byline import about_article, line_asked_for
-from assistant.chat import is_followup
+from assistant.chat import EMPTY_TERMS, is_followup
 from assistant.text import content_terms, sentence_spans, stem
 from assistant.types import Answer, Citation, Passage
 from assistant.vectors import Embed
@@ -40,6 +40,7 @@ DATE = re.compile(
 # "..., and when ...", "... and who ...": a second question joined to the first.
 COMPOUND = re.compile(r"(?:,\s*|\s+)and\s+(?=(?:who|what|when|where|which|how|why)\b)", re.IGNORECASE)
 NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'ʼ-]+")
+BARE_WHY = re.compile(r"\s*(?:why|how)\b(?!\s+(?:many|much|long|far|old|often)\b)", re.IGNORECASE)
 # "At which port ...?": the kind of thing asked for; a sentence naming one ("port of Najin") answers it.
 FOCUS = re.compile(r"\b(?:which|what)\s+(?:[a-z-]+\s+){0,2}?([a-z]+)\s+(?:is|are|was|were|did|does|do|has|have|had)\b", re.I)
 # "Who is Pranay Vaddi?", "What is RUSI?": a sentence that defines the name answers it.
@@ -246,6 +247,10 @@ class ExtractiveAnswerer:
             text = passage.text[start - passage.start : end - passage.start]
             found = Sentence(passage, passages.index(passage), start, end, text, frozenset(content_terms(text)))
             return compose(question, [Scored(found, 1.0, 1.0, found.terms)], passages)
+        if not set(content_terms(question)) - EMPTY_TERMS and (not context or BARE_WHY.match(question)):
+            # Nothing to look for: "When did that happen?" outside a conversation; "Why?", "How so?" in one,
+            # where the sentence the history points to rarely gives the reason.
+            return abstain(question, passages)
         if line_asked_for(question):
             # An article without a byline (or dateline): its headline would otherwise "answer" who wrote it.
             return abstain(question, passages)

@@ -122,30 +122,41 @@ class Assistant:
             return self.retriever.retrieve(question, k or self.settings.top_k)
 
     def ask(
-        self, question: str, history: list[str] | None = None, k: int | None = None, mode: str | None = None
+        self,
+        question: str,
+        history: list[str] | None = None,
+        k: int | None = None,
+        mode: str | None = None,
+        previous: Answer | None = None,
     ) -> Answer:
-        """Answer a question; `history` holds earlier user turns of the same conversation; `mode` overrides
-        the configured answer mode for this question."""
-        *_, answer = self._run(question, history or [], k, mode, stream=False)
+        """Answer a question; `history` holds earlier user turns of the same conversation and `previous` its
+        last answer (what "When did that happen?" asks about); `mode` overrides the configured answer mode
+        for this question."""
+        *_, answer = self._run(question, history or [], k, mode, previous, stream=False)
         assert isinstance(answer, Answer)
         return answer
 
     def stream(
-        self, question: str, history: list[str] | None = None, k: int | None = None, mode: str | None = None
+        self,
+        question: str,
+        history: list[str] | None = None,
+        k: int | None = None,
+        mode: str | None = None,
+        previous: Answer | None = None,
     ) -> Iterator[str | Answer]:
         """Text pieces as they come, then the complete Answer as the last item."""
-        yield from self._run(question, history or [], k, mode, stream=True)
+        yield from self._run(question, history or [], k, mode, previous, stream=True)
 
     def _run(
-        self, question: str, history: list[str], k: int | None, mode: str | None, stream: bool
+        self, question: str, history: list[str], k: int | None, mode: str | None, previous: Answer | None, stream: bool
     ) -> Iterator[str | Answer]:
         started = time.perf_counter()
         question = self.check_question(question)
         llm = self.answerer(mode)
         if llm:
-            standalone, context = llm.resolve_followup(question, history)
+            standalone, context = llm.resolve_followup(question, history, previous)
         else:
-            standalone, context = resolve_followup(question, history, self.settings.history_tokens)
+            standalone, context = resolve_followup(question, history, self.settings.history_tokens, previous)
         with self._lock:
             passages = self.retriever.retrieve(standalone, k or self.settings.top_k)
         retrieved_ms = (time.perf_counter() - started) * 1000

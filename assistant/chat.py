@@ -1,4 +1,5 @@
-"""Conversations: a history of user turns, and follow-ups resolved against it within a token budget."""
+"""Conversations: a history of user turns, and follow-ups resolved against it (or against the last answer)
+within a token budget."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from assistant.text import content_terms
+from assistant.text import content_terms, stem
 from assistant.tokens import count_tokens
 from assistant.types import Answer
 
@@ -20,10 +21,14 @@ ANAPHORA = re.compile(
     re.IGNORECASE,
 )
 SHORT_QUESTION_TERMS = 2  # "And Maria?" leans on the history; "When does the ferry leave?" does not
+# "When did that happen?", "Who said so?": a when/where/who follow-up with no words of its own (beyond
+# "happen") asks about what the last answer said, not about the earlier questions.
+ASKS_FACT = re.compile(r"(?:when|where|who|whom|whose)\b", re.IGNORECASE)
+EMPTY_TERMS = frozenset(stem(word) for word in ("happen", "occur", "take", "took", "place"))
 
 
 def history_within(history: list[str], budget: int) -> list[str]:
-    """The most recent user turns that fit in `budget` tokens, oldest first."""
+    """The most recent turns (or cited passages) that fit in `budget` tokens, oldest first."""
     kept: list[str] = []
     used = 0
     for turn in reversed(history):
@@ -39,12 +44,30 @@ def is_followup(question: str) -> bool:
     return bool(ANAPHORA.search(question)) or len(content_terms(question)) < SHORT_QUESTION_TERMS
 
 
-def resolve_followup(question: str, history: list[str], budget: int) -> tuple[str, str]:
+def asks_about(question: str, previous: Answer | None) -> bool:
+    """Whether the question only points back at the `previous` answer's cited passages."""
+    return (
+        previous is not None
+        and bool(previous.citations)
+        and bool(ASKS_FACT.match(question.strip()))
+        and is_followup(question)
+        and not set(content_terms(question)) - EMPTY_TERMS
+    )
+
+
+def resolve_followup(
+    question: str, history: list[str], budget: int, previous: Answer | None = None
+) -> tuple[str, str]:
     """(standalone question for retrieval, history context for answering).
 
     Without an LLM to rewrite the question, a follow-up is made standalone by carrying the
-    earlier turns along: retrieval sees them, and answering weighs their words at half.
+    earlier turns along: retrieval sees them, and answering weighs their words at half. One that
+    only points back ("When did that happen?") carries the passages the `previous` answer cited.
     """
+    if previous is not None and asks_about(question, previous):
+        context = " ".join(history_within([c.text for c in previous.citations], budget))
+        if context:
+            return f"{question} (context: {context})", context
     turns = history_within(history, budget)
     if not turns or not is_followup(question):
         return question, ""
@@ -61,13 +84,13 @@ class Chat:
         self.answers: list[Answer] = []
 
     def ask(self, question: str) -> Answer:
-        answer = self.assistant.ask(question, history=self.history)
+        answer = self.assistant.ask(question, history=self.history, previous=self.last)
         self._remember(question, answer)
         return answer
 
     def stream(self, question: str) -> Iterator[str]:
         """Yields text pieces; the complete Answer is `self.answers[-1]` (and `last`) afterwards."""
-        for piece in self.assistant.stream(question, history=self.history):
+        for piece in self.assistant.stream(question, history=self.history, previous=self.last):
             if isinstance(piece, Answer):
                 self._remember(question, piece)
             else:

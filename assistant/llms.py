@@ -27,7 +27,7 @@ from llama_index.core.prompts import PromptTemplate
 
 from assistant.answer import ABSTAIN_TEXT, abstain
 from assistant.byline import about_article
-from assistant.chat import history_within, resolve_followup
+from assistant.chat import asks_about, history_within, resolve_followup
 from assistant.citations import Attributor, CitationChecker
 from assistant.config import Settings
 from assistant.errors import ConfigError, LLMError
@@ -213,11 +213,11 @@ class LLMAnswerer:
         self._lock = threading.Lock() if mode == "llamacpp" else None
 
     # --- follow-ups ---
-    def resolve_followup(self, question: str, history: list[str]) -> tuple[str, str]:
+    def resolve_followup(self, question: str, history: list[str], previous: Answer | None = None) -> tuple[str, str]:
         """(standalone question, history context for the extractive fallback)."""
-        standalone, context = resolve_followup(question, history, self.settings.history_tokens)
-        if not context or self.llm is None:
-            return standalone, context
+        standalone, context = resolve_followup(question, history, self.settings.history_tokens, previous)
+        if not context or self.llm is None or asks_about(question, previous):
+            return standalone, context  # the condense prompt sees earlier questions, not what was answered
         turns = history_within(history, self.settings.history_tokens)
         prompt = self.prompts.condense.format(history="\n".join(f"- {t}" for t in turns), question=question)
         try:

@@ -63,6 +63,9 @@ class Conversation:
     def history(self) -> list[str]:
         return [turn.question for turn in self.turns if turn.answer is not None]
 
+    def last_answer(self) -> Answer | None:
+        return self.turns[-1].answer if self.turns else None
+
     def messages(self) -> list[dict[str, str]]:
         out = []
         for number, turn in enumerate(self.turns):
@@ -133,13 +136,13 @@ def build_app(bot: Assistant, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> g
         if not question:
             yield conv.messages(), gr.skip(), gr.skip(), "", conv
             return
-        history = conv.history()
+        history, previous = conv.history(), conv.last_answer()
         turn = Turn(question)
         conv.turns.append(turn)
         number = len(conv.turns) - 1
         yield conv.messages(), gr.skip(), gr.skip(), "", conv
         try:
-            for piece in bot.stream(question, history=history, k=int(k), mode=mode):
+            for piece in bot.stream(question, history=history, k=int(k), mode=mode, previous=previous):
                 if isinstance(piece, Answer):
                     turn.answer = piece
                 else:
@@ -227,10 +230,10 @@ def build_app(bot: Assistant, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> g
             raise gr.Error(str(exc)) from None
 
     def api_chat(question: str, k: float, conv: Conversation) -> Iterator[tuple[str, Conversation]]:
-        history = conv.history()
+        history, previous = conv.history(), conv.last_answer()
         turn = Turn(question)
         try:
-            for piece in bot.stream(question, history=history, k=int(k) or None):
+            for piece in bot.stream(question, history=history, k=int(k) or None, previous=previous):
                 if isinstance(piece, Answer):
                     turn.answer = piece
                 else:

@@ -72,6 +72,18 @@ def test_follow_up_in_a_chat(bot: Assistant) -> None:
     assert chat.history == ["Which ships were photographed at Najin?", "Which company are they tied to?"]
 
 
+def test_a_follow_up_about_the_last_answer_reads_its_passages(bot: Assistant) -> None:
+    chat = bot.chat()
+    known = chat.ask("What is Oboronlogistika known for?")
+    assert "Crimea" in known.text
+    when = chat.ask("When did that happen?")  # "that" is in the answer, not in the question before it
+    assert "2014" in when.text and not when.abstained
+    assert known.citations[0].text in when.standalone_question
+    assert_citations_exact(bot, when)
+    assert chat.ask("Why?").abstained  # no words to find a reason by
+    assert bot.ask("When did that happen?").abstained  # outside a conversation it points at nothing
+
+
 def test_streaming_gives_pieces_then_the_complete_answer(bot: Assistant) -> None:
     chat = bot.chat()
     pieces = list(chat.stream("At which port were the Russian ships loaded?"))

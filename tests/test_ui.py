@@ -89,6 +89,9 @@ def test_chat_follows_up_within_a_session_and_sessions_are_separate(server: Serv
     assert PORT_QUESTION in follow_up["standalone_question"]  # resolved against this session's history
     for citation in follow_up["citations"]:
         check_citation(server, citation)
+    # "When did that happen?" is about what the last answer said: its passages are the context.
+    when = json.loads(first.predict("When did that happen?", api_name="/chat"))
+    assert "2022" in when["text"] and follow_up["citations"][0]["text"] in when["standalone_question"]
     # The other session has no history: the same follow-up is taken as it stands.
     alone = json.loads(second.predict("Which company are they tied to?", api_name="/chat"))
     assert alone["standalone_question"] == ""
