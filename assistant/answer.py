@@ -40,6 +40,7 @@ DATE = re.compile(
 # "..., and when ...", "... and who ...": a second question joined to the first.
 COMPOUND = re.compile(r"(?:,\s*|\s+)and\s+(?=(?:who|what|when|where|which|how|why)\b)", re.IGNORECASE)
 NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'ʼ-]+")
+# "Why?", "How so?" (a reason or a manner; "how many" asks for a figure).
 BARE_WHY = re.compile(r"\s*(?:why|how)\b(?!\s+(?:many|much|long|far|old|often)\b)", re.IGNORECASE)
 # "At which port ...?": the kind of thing asked for; a sentence naming one ("port of Najin") answers it.
 FOCUS = re.compile(r"\b(?:which|what)\s+(?:[a-z-]+\s+){0,2}?([a-z]+)\s+(?:is|are|was|were|did|does|do|has|have|had)\b", re.I)
