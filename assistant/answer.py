@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from assistant.byline import about_article, line_asked_for
-from assistant.chat import EMPTY_TERMS, is_followup
+from assistant.chat import is_followup, own_terms
 from assistant.text import content_terms, sentence_spans, stem
 from assistant.types import Answer, Citation, Passage
 from assistant.vectors import Embed
@@ -248,7 +248,7 @@ class ExtractiveAnswerer:
             text = passage.text[start - passage.start : end - passage.start]
             found = Sentence(passage, passages.index(passage), start, end, text, frozenset(content_terms(text)))
             return compose(question, [Scored(found, 1.0, 1.0, found.terms)], passages)
-        if not set(content_terms(question)) - EMPTY_TERMS and (not context or BARE_WHY.match(question)):
+        if not own_terms(question) and (not context or BARE_WHY.match(question)):
             # Nothing to look for: "When did that happen?" outside a conversation; "Why?", "How so?" in one,
             # where the sentence the history points to rarely gives the reason.
             return abstain(question, passages)

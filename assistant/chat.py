@@ -44,6 +44,11 @@ def is_followup(question: str) -> bool:
     return bool(ANAPHORA.search(question)) or len(content_terms(question)) < SHORT_QUESTION_TERMS
 
 
+def own_terms(question: str) -> set[str]:
+    """The question's content words less the ones that name nothing ("When did that happen?" has none)."""
+    return set(content_terms(question)) - EMPTY_TERMS
+
+
 def asks_about(question: str, previous: Answer | None) -> bool:
     """Whether the question only points back at the `previous` answer's cited passages."""
     return (
@@ -51,7 +56,7 @@ def asks_about(question: str, previous: Answer | None) -> bool:
         and bool(previous.citations)
         and bool(ASKS_FACT.match(question.strip()))
         and is_followup(question)
-        and not set(content_terms(question)) - EMPTY_TERMS
+        and not own_terms(question)
     )
 
 
