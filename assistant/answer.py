@@ -4,7 +4,8 @@ Deterministic and LLM-free. A sentence's support for the question mixes two view
 share of the question's content words it holds (history words count half) and the cosine
 similarity of its embedding to the question's (catches "photographed" vs "images"). Small bonuses
 go to higher-ranked passages and to sentences holding the kind of thing asked for (a date for
-"when", a number for "how many", a name for "which"/"who"). When no sentence gives enough support
+"when", a number for "how many", a name for "which"/"who"); the article's own headline loses some, as it
+names the topic a question echoes rather than answering it. When no sentence gives enough support
 the answer abstains.
 """
 
@@ -95,8 +96,10 @@ def split_sentences(passages: Sequence[Passage]) -> list[Sentence]:
     return out
 
 
-def answer_type_bonus(question: str, sentence: str) -> float:
+def answer_type_bonus(question: str, sentence: str, title: str = "") -> float:
     """Reward the kind of thing asked for; penalise its absence where the kind is unmistakable."""
+    if is_headline(sentence, title):
+        return -0.2
     q = question.lower()
     if q.startswith("when") or re.search(r"\b(what|which) (date|day|month|year)\b", q):
         return 0.08 if DATE.search(sentence) else -0.1
@@ -118,6 +121,14 @@ def answer_type_bonus(question: str, sentence: str) -> float:
         asked = {w.lower() for w in re.findall(r"\w+", question)}
         return 0.04 if any(m.group(0).lower() not in asked for m in NAME.finditer(sentence)) else 0.0
     return 0.0
+
+
+def is_headline(sentence: str, title: str) -> bool:
+    """'UK reveals satellite images.' within 'UK reveals satellite images. Russian ships in ...'."""
+    def words(text: str) -> str:
+        return " ".join(["", *re.findall(r"\w+", text.lower()), ""])
+
+    return words(sentence).strip() != "" and words(sentence) in words(title)
 
 
 def coverage_of(terms: set[str], weights: TermWeights) -> Callable[[frozenset[str]], float]:
@@ -154,7 +165,7 @@ def score_sentences(
     scored = []
     for (coverage, sentence, own), cosine in zip(candidates, cosines):
         semantic = (1 - LEXICAL_WEIGHT) * max(float(cosine), 0.0)
-        bonus = answer_type_bonus(question, sentence.text) + 0.03 / (1 + sentence.rank)
+        bonus = answer_type_bonus(question, sentence.text, sentence.passage.title) + 0.03 / (1 + sentence.rank)
         matched = sentence.terms & (question_terms | history_terms)
         # Ranking uses the history; support does not hold it against a follow-up that answers its own words.
         support = LEXICAL_WEIGHT * max(coverage, own) + semantic + min(bonus, 0.0)

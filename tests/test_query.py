@@ -214,3 +214,10 @@ def test_which_port_prefers_the_sentence_that_names_the_port(bot: Assistant) -> 
     assert names > answer_type_bonus(question, "Photos show the loading of Russian ships in a port in North Korea.")
     first = bot.ask(question).text.split("]. ")[0]
     assert "port of Najin" in first
+
+
+def test_the_headline_does_not_answer_a_question_that_echoes_it(bot: Assistant) -> None:
+    answer = bot.ask("What did the UK say about the images?")
+    first = answer.text.split("]. ")[0]
+    assert not first.startswith("UK reveals satellite images"), answer.text
+    assert "Defense Intelligence" in first
