@@ -25,6 +25,7 @@ from assistant.vectors import Embed
 
 ABSTAIN_TEXT = "The corpus does not answer this question."
 MAX_SENTENCES = 3
+OPENING_WORDS = 8
 SEMANTIC_CANDIDATES = 12  # sentences re-scored with embeddings, chosen by word overlap first
 LEXICAL_WEIGHT = 0.55
 # A figure, in digits or in words ("three Russian ships", "hundreds of thousands of shells").
@@ -225,6 +226,21 @@ def compose(question: str, chosen: Sequence[Scored], retrieved: list[Passage]) -
     return Answer(question=question, text=" ".join(parts), citations=citations, retrieved=retrieved)
 
 
+def opening_sentences(openings: Sequence[Passage]) -> list[Scored]:
+    """The first sentences of each document that say something: not its headline, byline, dateline or photo
+    credit (fewer than OPENING_WORDS words); more of each when there are few documents."""
+    per_document = max(1, min(MAX_SENTENCES, 4 // max(len(openings), 1)))
+    chosen: list[Scored] = []
+    for passage in openings:
+        sentences = [
+            s
+            for s in split_sentences([passage])
+            if len(re.findall(r"[^\W\d]\w*", s.text)) >= OPENING_WORDS and not is_headline(s.text, passage.title)
+        ]
+        chosen += [Scored(s, 1.0, 1.0, s.terms) for s in sentences[:per_document]]
+    return chosen
+
+
 def abstain(question: str, retrieved: list[Passage]) -> Answer:
     return Answer(question=question, text=ABSTAIN_TEXT, abstained=True, retrieved=retrieved)
 
@@ -252,7 +268,11 @@ class ExtractiveAnswerer:
         self.embed = embed
         self.abstention = abstention
 
-    def answer(self, question: str, context: str, passages: list[Passage]) -> Answer:
+    def answer(self, question: str, context: str, passages: list[Passage], overview: bool = False) -> Answer:
+        """`overview`: the passages are the documents' openings, and the question asks what they are about."""
+        if overview:
+            openings = opening_sentences(passages)
+            return compose(question, openings, passages) if openings else abstain(question, passages)
         byline = about_article(question, passages)
         if byline:
             passage, start, end = byline
@@ -281,9 +301,11 @@ class ExtractiveAnswerer:
             chosen += [s for s in picked if all(s.sentence is not c.sentence for c in chosen)]
         return compose(question, chosen, passages) if chosen else abstain(question, passages)
 
-    def stream(self, question: str, context: str, passages: list[Passage]) -> Iterator[str | Answer]:
+    def stream(
+        self, question: str, context: str, passages: list[Passage], overview: bool = False
+    ) -> Iterator[str | Answer]:
         """Sentence by sentence; the complete Answer comes last."""
-        answer = self.answer(question, context, passages)
+        answer = self.answer(question, context, passages, overview)
         pieces = re.split(r"(?<=\][.!?]) ", answer.text)
         for i, piece in enumerate(pieces):
             yield piece if i == len(pieces) - 1 else piece + " "

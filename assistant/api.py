@@ -18,6 +18,8 @@ from assistant.errors import AssistantError, IndexStateError, QuestionError
 from assistant.ingest import IngestReport, build_settings, ingest
 from assistant.keyword import load_term_stats
 from assistant.llms import LLMAnswerer, available_modes, load_answerer, resolve_mode
+from assistant.overview import MAX_DOCUMENTS as OVERVIEW_DOCUMENTS
+from assistant.overview import asks_for_overview
 from assistant.retrieve import HybridRetriever
 from assistant.store import IndexDir
 from assistant.tokens import count_tokens
@@ -158,12 +160,15 @@ class Assistant:
         else:
             standalone, context = resolve_followup(question, history, self.settings.history_tokens, previous)
         with self._lock:
-            passages = self.retriever.retrieve(standalone, k or self.settings.top_k)
+            # "Summarize the articles": the openings of a small corpus's documents, as no passage matches it.
+            openings = self.retriever.openings(OVERVIEW_DOCUMENTS) if asks_for_overview(question) else None
+            passages = openings or self.retriever.retrieve(standalone, k or self.settings.top_k)
         retrieved_ms = (time.perf_counter() - started) * 1000
+        overview = openings is not None
         if llm:
-            pieces = llm.stream(question, standalone, context, passages, self.extractive)
+            pieces = llm.stream(question, standalone, context, passages, self.extractive, overview)
         else:
-            pieces = self.extractive.stream(question, context, passages)
+            pieces = self.extractive.stream(question, context, passages, overview)
         for piece in pieces:
             if isinstance(piece, Answer):
                 piece.standalone_question = standalone if standalone != question else ""

@@ -281,27 +281,40 @@ class LLMAnswerer:
         )
 
     def stream(
-        self, question: str, standalone: str, context: str, passages: list[Passage], extractive: ExtractiveAnswerer
+        self,
+        question: str,
+        standalone: str,
+        context: str,
+        passages: list[Passage],
+        extractive: ExtractiveAnswerer,
+        overview: bool = False,
     ) -> Iterator[str | Answer]:
-        """Text pieces as generated (each sentence's markers once it is complete), then the checked Answer."""
+        """Text pieces as generated (each sentence's markers once it is complete), then the checked Answer;
+        `overview`: the passages are the documents' openings (see ExtractiveAnswerer.answer)."""
         try:
             if self.llm is None:
                 raise LLMError(self.error)
-            yield from self._generate(question, standalone, context, passages, extractive)
+            yield from self._generate(question, standalone, context, passages, extractive, overview)
         except LLMError as exc:
             if self.settings.fallback != "extractive":
                 raise
-            answer = extractive.answer(question, context, passages)
+            answer = extractive.answer(question, context, passages, overview)
             answer.notice = f"LLM unavailable, answered extractively: {exc}"
             answer.text = f"Note: {answer.notice}\n\n{answer.text}"
             yield answer.text
             yield answer
 
     def _generate(
-        self, question: str, standalone: str, context: str, passages: list[Passage], extractive: ExtractiveAnswerer
+        self,
+        question: str,
+        standalone: str,
+        context: str,
+        passages: list[Passage],
+        extractive: ExtractiveAnswerer,
+        overview: bool = False,
     ) -> Iterator[str | Answer]:
         # The extractive answerer reads the question with its history (as in extractive mode).
-        found = extractive.answer(question, context, passages)
+        found = extractive.answer(question, context, passages, overview)
         if about_article(question, passages):
             # Who wrote it / when it was published: the byline or dateline itself is the answer; a
             # rewording of a one-line span cannot be checked against it by overlap or embedding.

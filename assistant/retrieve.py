@@ -416,3 +416,10 @@ class HybridRetriever:
 
     def retrieve(self, query: str, k: int) -> list[Passage]:
         return [to_passage(self.nodes[position], score) for position, score in self.ranked(query, k)]
+
+    def openings(self, max_documents: int) -> list[Passage] | None:
+        """The first chunk of every document, in path order; None when there are more than `max_documents`."""
+        firsts = [self.nodes[i] for i in np.flatnonzero(self.chunk_index == 0)]
+        if not firsts or len(firsts) > max_documents:
+            return None
+        return [to_passage(node, 1.0) for node in sorted(firsts, key=lambda n: str(n.metadata.get("path", "")))]

@@ -286,6 +286,14 @@ def test_llamacpp_streams_text_then_the_complete_answer(local_bot: Assistant) ->
     assert_honest(local_bot, final)
 
 
+def test_llamacpp_summarises_the_openings_when_asked_for_an_overview(local_bot: Assistant) -> None:
+    answer = local_bot.ask("Summarize the articles")
+    assert answer.mode == "llamacpp" and not answer.abstained and answer.citations
+    assert all(p.start == 0 for p in answer.retrieved)  # each document's first passage
+    assert {c.doc_id for c in answer.citations} <= {p.doc_id for p in answer.retrieved}
+    assert_honest(local_bot, answer)
+
+
 def test_llamacpp_condenses_a_followup(local_bot: Assistant) -> None:
     chat = local_bot.chat()
     chat.ask("Which Russian ships were photographed at the port of Najin?")

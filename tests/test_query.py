@@ -221,3 +221,21 @@ def test_the_headline_does_not_answer_a_question_that_echoes_it(bot: Assistant) 
     first = answer.text.split("]. ")[0]
     assert not first.startswith("UK reveals satellite images"), answer.text
     assert "Defense Intelligence" in first
+
+
+def test_a_request_for_an_overview_cites_the_opening_of_each_document(bot: Assistant) -> None:
+    from assistant.overview import asks_for_overview
+
+    for request in ("Summarize the articles", "What are these documents about?", "Give me an overview", "TL;DR"):
+        assert asks_for_overview(request), request
+    for question in ("Summarize what the articles say about Oboronlogistika", "Who wrote the article?"):
+        assert not asks_for_overview(question), question
+    answer = bot.ask("What are these articles about?")
+    assert not answer.abstained
+    assert_citations_exact(bot, answer)
+    assert {c.doc_id for c in answer.citations} == {UK_DOC, BRITAIN_DOC}
+    assert all(c.start < 1000 for c in answer.citations)  # from the openings, past headline and byline
+    assert "Great Britain has provided a group of UN experts with satellite photos" in answer.text
+    assert "UK reveals satellite images" not in answer.text
+    # An archive is too big for its openings to be an overview: the request is answered like any other.
+    assert bot.retriever.openings(1) is None
