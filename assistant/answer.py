@@ -42,6 +42,8 @@ DATE = re.compile(
 # "..., and when ...", "... and who ...": a second question joined to the first.
 COMPOUND = re.compile(r"(?:,\s*|\s+)and\s+(?=(?:who|what|when|where|which|how|why)\b)", re.IGNORECASE)
 NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'ʼ-]+")
+# A list item's marker is not part of the sentence quoted ("• For Russia, the DPRK is ...").
+BULLET = re.compile(r"^(?:[•▪◦‣●○■□►*·]|[-–—](?=\s))\s*")
 # "Why?", "How so?" (a reason or a manner; "how many" asks for a figure).
 BARE_WHY = re.compile(r"\s*(?:why|how)\b(?!\s+(?:many|much|long|far|old|often)\b)", re.IGNORECASE)
 # "At which port ...?": the kind of thing asked for; a sentence naming one ("port of Najin") answers it.
@@ -87,7 +89,8 @@ def split_sentences(passages: Sequence[Passage]) -> list[Sentence]:
     out: list[Sentence] = []
     for rank, passage in enumerate(passages):
         for start, end in sentence_spans(passage.text):
-            text = passage.text[start:end]
+            text = BULLET.sub("", passage.text[start:end], count=1)
+            start = end - len(text)
             key = " ".join(text.lower().split())
             terms = frozenset(content_terms(text))
             if key in seen or not terms or key.endswith("?"):

@@ -239,3 +239,10 @@ def test_a_request_for_an_overview_cites_the_opening_of_each_document(bot: Assis
     assert "UK reveals satellite images" not in answer.text
     # An archive is too big for its openings to be an overview: the request is answered like any other.
     assert bot.retriever.openings(1) is None
+
+
+def test_a_list_items_marker_is_not_quoted(bot: Assistant) -> None:
+    answer = bot.ask("What is the DPRK for Russia?")
+    assert answer.text.startswith("For Russia, the DPRK is an important ally [1]"), answer.text
+    assert_citations_exact(bot, answer)
+    assert bot.document_text(BRITAIN_DOC)[answer.citations[0].start - 4 : answer.citations[0].start].strip() == "•"
