@@ -42,6 +42,8 @@ DATE = re.compile(
 # "..., and when ...", "... and who ...": a second question joined to the first.
 COMPOUND = re.compile(r"(?:,\s*|\s+)and\s+(?=(?:who|what|when|where|which|how|why)\b)", re.IGNORECASE)
 NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'ʼ-]+")
+# "... in North Korea.© Ministry of Defense", "... forces.NewsUK reveals": a sentence end with no space after it.
+GLUED = re.compile(r"(?<=[a-z)\"”][.!?])(?=[©A-Z])")
 # A list item's marker is not part of the sentence quoted ("• For Russia, the DPRK is ...").
 BULLET = re.compile(r"^(?:[•▪◦‣●○■□►*·]|[-–—](?=\s))\s*")
 # "Why?", "How so?" (a reason or a manner; "how many" asks for a figure).
@@ -84,13 +86,22 @@ class TermWeights:
         return math.log(1 + (self.n - df + 0.5) / (df + 0.5))
 
 
+def sentence_pieces(text: str) -> Iterator[tuple[int, int]]:
+    """The sentence spans of a passage, also split where no space follows a sentence's end, less a list
+    item's bullet."""
+    for start, end in sentence_spans(text):
+        cuts = [start, *(m.start() for m in GLUED.finditer(text, start, end)), end]
+        for a, b in zip(cuts, cuts[1:]):
+            piece = BULLET.sub("", text[a:b], count=1)
+            yield b - len(piece), b
+
+
 def split_sentences(passages: Sequence[Passage]) -> list[Sentence]:
     seen: set[str] = set()
     out: list[Sentence] = []
     for rank, passage in enumerate(passages):
-        for start, end in sentence_spans(passage.text):
-            text = BULLET.sub("", passage.text[start:end], count=1)
-            start = end - len(text)
+        for start, end in sentence_pieces(passage.text):
+            text = passage.text[start:end]
             key = " ".join(text.lower().split())
             terms = frozenset(content_terms(text))
             if key in seen or not terms or key.endswith("?"):

@@ -246,3 +246,15 @@ def test_a_list_items_marker_is_not_quoted(bot: Assistant) -> None:
     assert answer.text.startswith("For Russia, the DPRK is an important ally [1]"), answer.text
     assert_citations_exact(bot, answer)
     assert bot.document_text(BRITAIN_DOC)[answer.citations[0].start - 4 : answer.citations[0].start].strip() == "•"
+
+
+def test_a_photo_credit_glued_to_a_caption_is_a_sentence_of_its_own() -> None:
+    from assistant.answer import sentence_pieces
+
+    text = "Photos show a port in North Korea.© Ministry of Defense\n• The ships left.NewsUK reveals images."
+    assert [text[a:b] for a, b in sentence_pieces(text)] == [
+        "Photos show a port in North Korea.",
+        "© Ministry of Defense",
+        "The ships left.",
+        "NewsUK reveals images.",
+    ]
