@@ -140,10 +140,9 @@ def answer_type_bonus(question: str, sentence: str, title: str = "") -> float:
 
 def is_headline(sentence: str, title: str) -> bool:
     """'UK reveals satellite images.' within 'UK reveals satellite images. Russian ships in ...'."""
-    def words(text: str) -> str:
-        return " ".join(["", *re.findall(r"\w+", text.lower()), ""])
-
-    return words(sentence).strip() != "" and words(sentence) in words(title)
+    sentence_words = " ".join(re.findall(r"\w+", sentence.lower()))
+    title_words = " ".join(re.findall(r"\w+", title.lower()))
+    return bool(sentence_words) and f" {sentence_words} " in f" {title_words} "
 
 
 def coverage_of(terms: set[str], weights: TermWeights) -> Callable[[frozenset[str]], float]:
