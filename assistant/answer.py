@@ -50,10 +50,18 @@ BULLET = re.compile(r"^(?:[•▪◦‣●○■□►*·]|[-–—](?=\s))\s*")
 BARE_WHY = re.compile(r"\s*(?:why|how)\b(?!\s+(?:many|much|long|far|old|often)\b)", re.IGNORECASE)
 # "At which port ...?": the kind of thing asked for; a sentence naming one ("port of Najin") answers it.
 FOCUS = re.compile(r"\b(?:which|what)\s+(?:[a-z-]+\s+){0,2}?([a-z]+)\s+(?:is|are|was|were|did|does|do|has|have|had)\b", re.I)
-# "Who is Pranay Vaddi?", "What is RUSI?": a sentence that defines the name answers it.
-DEFINITION_ASKED = re.compile(
-    r"^(?i:what|who)\s+(?i:is|are|was|were)\s+(?:the\s+)?(?P<name>[A-Z][\w.'ʼ-]*(?:\s+[A-Z][\w.'ʼ-]*){0,3})\s*\??$"
+# "Who is Pranay Vaddi?", "What is RUSI?", "What position does Pranay Vaddi hold?": a sentence that
+# defines the name answers it.
+ASKED_NAME = r"(?P<name>[A-Z][\w.'ʼ-]*(?:\s+[A-Z][\w.'ʼ-]*){0,3})"
+DEFINITION_ASKED = (
+    re.compile(rf"^(?i:what|who)\s+(?i:is|are|was|were)\s+(?:the\s+)?{ASKED_NAME}\s*\??$"),
+    re.compile(rf"^(?i:what)\s+(?i:position|role|job|title|post)\s+(?i:does|did)\s+{ASKED_NAME}\s+(?i:hold|have)\s*\??$"),
 )
+ROLES = (
+    "spokesperson|spokesman|spokeswoman|minister|president|director|head|chief|leader|ambassador|secretary|"
+    "analyst|officer|general|commander|chairman|chairwoman|founder|prosecutor|envoy|diplomat|adviser|advisor"
+)
+DEFINES = 0.15  # the bonus for a sentence that defines the name asked about; it counts as support too
 
 
 @dataclass(frozen=True)
@@ -120,12 +128,8 @@ def answer_type_bonus(question: str, sentence: str, title: str = "") -> float:
         return 0.08 if DATE.search(sentence) else -0.1
     if re.search(r"\bhow (many|much|far|long|old)\b|\bwhat (number|percentage|share)\b", q):
         return 0.08 if NUMBER.search(sentence) else -0.1
-    defined = DEFINITION_ASKED.match(question.strip())
-    if defined:
-        name = re.escape(defined.group("name"))
-        defines = rf"\({name}\)|\b{name},\s+(?:the|a|an)\b|\b{name}\s+(?:is|are|was|were)\s+(?:the|a|an)\b"
-        if re.search(defines, sentence):
-            return 0.15  # outranks a shorter sentence that merely mentions the name
+    if defines_asked_name(question, sentence):
+        return DEFINES  # outranks a shorter sentence that merely mentions the name
     focus = FOCUS.search(question)
     if focus:
         word = focus.group(1).lower()
@@ -136,6 +140,21 @@ def answer_type_bonus(question: str, sentence: str, title: str = "") -> float:
         asked = {w.lower() for w in re.findall(r"\w+", question)}
         return 0.04 if any(m.group(0).lower() not in asked for m in NAME.finditer(sentence)) else 0.0
     return 0.0
+
+
+def defines_asked_name(question: str, sentence: str) -> bool:
+    """'Pranay Vaddi, the Director for ...', '... Institute (RUSI)', 'Kremlin spokesperson Dmitry Peskov' for
+    'Who is Pranay Vaddi?', 'What is RUSI?', 'Who is Dmitry Peskov?'."""
+    asked = next((m for m in (p.match(question.strip()) for p in DEFINITION_ASKED) if m), None)
+    if asked is None:
+        return False
+    name = re.escape(asked.group("name"))
+    defines = (
+        rf"\({name}\)|\b{name},\s+(?:the|a|an)\b|\b{name}\s+(?:is|are|was|were)\s+(?:the|a|an)\b"
+        # "Kremlin spokesperson Dmitry Peskov", "the head of the Ukrainian intelligence Kyrylo Budanov"
+        rf"|\b(?:{ROLES})(?:\s+(?:of|for|at)(?:\s+[\w'ʼ-]+){{1,4}}?)?\s+{name}\b"
+    )
+    return bool(re.search(defines, sentence))
 
 
 def is_headline(sentence: str, title: str) -> bool:
@@ -183,6 +202,8 @@ def score_sentences(
         matched = sentence.terms & (question_terms | history_terms)
         # Ranking uses the history; support does not hold it against a follow-up that answers its own words.
         support = LEXICAL_WEIGHT * max(coverage, own) + semantic + min(bonus, 0.0)
+        if defines_asked_name(question, sentence.text):
+            support += DEFINES  # "Who is X?" is answered by "X, the ...", whatever else the sentence says
         scored.append(Scored(sentence, LEXICAL_WEIGHT * coverage + semantic + bonus, support, matched))
     scored.sort(key=lambda s: (-s.score, s.sentence.rank, s.sentence.start))
     return scored

@@ -204,6 +204,13 @@ def test_a_sentence_that_defines_the_name_asked_about_ranks_first() -> None:
     mentioning = answer_type_bonus("What is RUSI?", "RUSI data is also confirmed by Dossier.")
     assert defining > mentioning
     assert answer_type_bonus("Who is Pranay Vaddi?", "Pranay Vaddi, the Director for Arms Control, spoke.") > mentioning
+    assert answer_type_bonus("Who is Dmitry Peskov?", "Kremlin spokesperson Dmitry Peskov stated that ...") > 0
+    assert answer_type_bonus("Who is Dmitry Peskov?", "Putin's spokesman later said Dmitry Peskov was ill.") == 0
+
+
+def test_a_question_about_a_role_is_answered_by_the_sentence_that_names_it(bot: Assistant) -> None:
+    answer = bot.ask("What role does Kyrylo Budanov have?")
+    assert not answer.abstained and "head of the Ukrainian intelligence Kyrylo Budanov" in answer.text
 
 
 def test_which_port_prefers_the_sentence_that_names_the_port(bot: Assistant) -> None:
