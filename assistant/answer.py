@@ -46,6 +46,12 @@ NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'ʼ-]+")
 GLUED = re.compile(r"(?<=[a-z)\"”][.!?])(?=[©A-Z])")
 # A list item's marker is not part of the sentence quoted ("• For Russia, the DPRK is ...").
 BULLET = re.compile(r"^(?:[•▪◦‣●○■□►*·]|[-–—](?=\s))\s*")
+# "What do both articles say about ...?": every document that answers gets its say.
+EACH_DOCUMENT = re.compile(
+    r"\b(?:both|each|all|every|the two)\s+(?:of\s+the\s+)?(?:articles?|reports?|sources?|documents?|stories|outlets?|texts?)\b"
+    r"|\bcompare\b|\bdiffer",
+    re.IGNORECASE,
+)
 # "Why?", "How so?" (a reason or a manner; "how many" asks for a figure).
 BARE_WHY = re.compile(r"\s*(?:why|how)\b(?!\s+(?:many|much|long|far|old|often)\b)", re.IGNORECASE)
 # "At which port ...?": the kind of thing asked for; a sentence naming one ("port of Najin") answers it.
@@ -209,8 +215,9 @@ def score_sentences(
     return scored
 
 
-def choose(scored: Sequence[Scored], min_support: float) -> list[Scored]:
-    """1-3 sentences: the best, then others close to it that add a new matched word or document."""
+def choose(scored: Sequence[Scored], min_support: float, each_document: bool = False) -> list[Scored]:
+    """1-3 sentences: the best, then others close to it that add a new matched word or document; with
+    `each_document`, the best supported sentence of every other document too, however far behind."""
     if not scored or scored[0].support < min_support:
         return []
     best = scored[0]
@@ -218,11 +225,15 @@ def choose(scored: Sequence[Scored], min_support: float) -> list[Scored]:
     covered = set(best.matched)
     docs = {best.sentence.passage.doc_id}
     for candidate in scored[1:]:
-        if len(chosen) == MAX_SENTENCES or candidate.score < 0.85 * best.score:
+        if len(chosen) == MAX_SENTENCES:
+            break
+        new_doc = candidate.sentence.passage.doc_id not in docs
+        if candidate.score < 0.85 * best.score and not (each_document and new_doc):
+            if each_document:
+                continue
             break
         if candidate.support < min_support:
             continue
-        new_doc = candidate.sentence.passage.doc_id not in docs
         if new_doc or candidate.matched - covered:
             chosen.append(candidate)
             covered |= candidate.matched
@@ -331,7 +342,8 @@ class ExtractiveAnswerer:
             scored = score_sentences(part, part_context, sentences, self.weights, self.embed)
             # A compound question gets the best sentence for each part; a part the corpus does not answer is left out.
             min_support = self.abstention.min_support(part, passage_terms, self.weights)
-            picked = choose(scored, min_support)[: 1 if len(parts) > 1 else MAX_SENTENCES]
+            picked = choose(scored, min_support, bool(EACH_DOCUMENT.search(question)))
+            picked = picked[: 1 if len(parts) > 1 else MAX_SENTENCES]
             chosen += [s for s in picked if all(s.sentence is not c.sentence for c in chosen)]
         return compose(question, chosen, passages) if chosen else abstain(question, passages)
 

@@ -265,3 +265,10 @@ def test_a_photo_credit_glued_to_a_caption_is_a_sentence_of_its_own() -> None:
         "The ships left.",
         "NewsUK reveals images.",
     ]
+
+
+def test_a_question_about_both_articles_cites_each_of_them(bot: Assistant) -> None:
+    answer = bot.ask("What do both articles say about Oboronlogistika?")
+    assert_citations_exact(bot, answer)
+    assert {c.doc_id for c in answer.citations} == {UK_DOC, BRITAIN_DOC}
+    assert all("Oboronlogistika" in c.text for c in answer.citations)
