@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from assistant.byline import about_article, line_asked_for
+from assistant.byline import about_articles, line_asked_for
 from assistant.chat import is_followup, own_terms
 from assistant.text import content_terms, sentence_spans, stem
 from assistant.types import Answer, Citation, Passage
@@ -318,12 +318,14 @@ class ExtractiveAnswerer:
         if overview:
             openings = opening_sentences(passages)
             return compose(question, openings, passages) if openings else abstain(question, passages)
-        byline = about_article(question, passages)
-        if byline:
-            passage, start, end = byline
-            text = passage.text[start - passage.start : end - passage.start]
-            found = Sentence(passage, passages.index(passage), start, end, text, frozenset(content_terms(text)))
-            return compose(question, [Scored(found, 1.0, 1.0, found.terms)], passages)
+        lines = about_articles(question, passages)
+        if lines:
+            found = []
+            for passage, start, end in lines:
+                text = passage.text[start - passage.start : end - passage.start]
+                line = Sentence(passage, passages.index(passage), start, end, text, frozenset(content_terms(text)))
+                found.append(Scored(line, 1.0, 1.0, line.terms))
+            return compose(question, found, passages)
         if not own_terms(question) and (not context or BARE_WHY.match(question)):
             # Nothing to look for: "When did that happen?" outside a conversation; "Why?", "How so?" in one,
             # where the sentence the history points to rarely gives the reason.

@@ -8,18 +8,22 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from assistant.text import content_terms
 from assistant.types import Passage
 
 HEAD = 1200  # characters from the start of a document where bylines and datelines are looked for
 MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?)"
-ARTICLE = r"(?:article|report|story|piece|text|it)"
+# "the article", "the UK article", "the two articles", "it"; not "the UN report", a report the news is about.
+ARTICLE = r"(?:(?:[\w'ʼ-]+\s+){0,3}?(?:articles?|stor(?:y|ies)|pieces?)|reports?|texts?|it)"
+DETERMINER = r"(?:the |this |that |these |those |both |each |all )?"
+PLURAL = re.compile(r"\b(?:articles|reports|stories|pieces|texts|these|those|both|each|all)\b", re.IGNORECASE)
 AUTHOR_QUESTION = re.compile(
-    rf"\bwho (?:wrote|authored|penned) (?:the |this |that )?{ARTICLE}\b|\b(?:author|byline) of (?:the |this |that )?{ARTICLE}\b",
+    rf"\bwho (?:wrote|authored|penned) {DETERMINER}{ARTICLE}\b|\b(?:authors?|bylines?) of {DETERMINER}{ARTICLE}\b",
     re.IGNORECASE,
 )
 DATE_QUESTION = re.compile(
-    rf"\bwhen (?:was|were) (?:the |this |that )?{ARTICLE}\b.*\b(?:published|written|posted|released|dated)\b|"
-    rf"\b(?:publication|publishing) date\b|\bdate of (?:the |this |that )?{ARTICLE}\b",
+    rf"\bwhen (?:was|were) {DETERMINER}{ARTICLE}\b.*\b(?:published|written|posted|released|dated)\b|"
+    rf"\b(?:publication|publishing) dates?\b|\bdates? of {DETERMINER}{ARTICLE}\b",
     re.IGNORECASE,
 )
 # "By Jane Doe", "Author:\nLiza Brovko", "Written by: J. Smith": the label, then a capitalised name on its line.
@@ -38,14 +42,25 @@ def line_asked_for(question: str) -> re.Pattern[str] | None:
     return BYLINE if AUTHOR_QUESTION.search(question) else DATELINE if DATE_QUESTION.search(question) else None
 
 
-def about_article(question: str, passages: Sequence[Passage]) -> tuple[Passage, int, int] | None:
-    """(passage, start, end) of the byline or dateline that answers a question about the article, if any;
-    start/end are offsets in the document."""
+def about_articles(question: str, passages: Sequence[Passage]) -> list[tuple[Passage, int, int]]:
+    """(passage, start, end) of the byline or dateline that answers a question about an article: the one whose
+    title or outlet the question names, else the best-ranked; for "the articles", "both", each retrieved
+    article's that has one. start/end are offsets in the document."""
     pattern = line_asked_for(question)
     if pattern is None or not passages:
-        return None
-    doc_id = passages[0].doc_id
-    for passage in sorted((p for p in passages if p.doc_id == doc_id and p.start < HEAD), key=lambda p: p.start):
+        return []
+    docs = list(dict.fromkeys(p.doc_id for p in passages))  # in rank order
+    if not PLURAL.search(question):
+        asked = set(content_terms(question))
+        named = {p.doc_id: len(asked & set(content_terms(f"{p.title} {p.source}"))) for p in passages}
+        docs = [max(docs, key=lambda doc: named[doc])]  # the first of equals: the best-ranked
+    found = (_line_in(pattern, [p for p in passages if p.doc_id == doc]) for doc in docs)
+    return [line for line in found if line]
+
+
+def _line_in(pattern: re.Pattern[str], passages: Sequence[Passage]) -> tuple[Passage, int, int] | None:
+    """The first match of `pattern` near the top of the document that `passages` come from."""
+    for passage in sorted((p for p in passages if p.start < HEAD), key=lambda p: p.start):
         match = pattern.search(passage.text)
         if match and passage.start + match.start() < HEAD:
             start = match.start() + len(match.group(0)) - len(match.group(0).lstrip())

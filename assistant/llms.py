@@ -26,7 +26,7 @@ from llama_index.core.llms import LLM, ChatMessage, MessageRole
 from llama_index.core.prompts import PromptTemplate
 
 from assistant.answer import ABSTAIN_TEXT, abstain
-from assistant.byline import about_article
+from assistant.byline import about_articles
 from assistant.chat import asks_about, history_within, resolve_followup
 from assistant.citations import Attributor, CitationChecker
 from assistant.config import Settings
@@ -315,7 +315,7 @@ class LLMAnswerer:
     ) -> Iterator[str | Answer]:
         # The extractive answerer reads the question with its history (as in extractive mode).
         found = extractive.answer(question, context, passages, overview)
-        if about_article(question, passages):
+        if about_articles(question, passages):
             # Who wrote it / when it was published: the byline or dateline itself is the answer; a
             # rewording of a one-line span cannot be checked against it by overlap or embedding.
             found.mode = self.mode

@@ -163,20 +163,31 @@ def test_missing_empty_and_corrupt_index(shipped: dict[str, Path], tmp_path: Pat
 
 def test_byline_and_dateline_formats() -> None:
     """Bylines and datelines in other common layouts; questions not about the article itself are left alone."""
-    from assistant.byline import about_article
+    from assistant.byline import about_articles
     from assistant.types import Passage
 
     text = "Port traffic rises\n\nBy Jane Doe\nPublished 3 March 2024\n\nThe ferry Amur called at Vanino."
     passage = Passage("n1", "a.md", "Port traffic rises", "a.md", "", "", text, 0, len(text))
 
     def span(question: str) -> str | None:
-        found = about_article(question, [passage])
-        return text[found[1] : found[2]] if found else None
+        found = about_articles(question, [passage])
+        return text[found[0][1] : found[0][2]] if found else None
 
     assert span("Who wrote the article about port traffic?") == "By Jane Doe"
     assert span("When was this story published?") == "Published 3 March 2024"
     assert span("Who is the author of the sanctions?") is None
     assert span("When did the ferry call at Vanino?") is None
+    assert span("Who wrote the UN report on the ferry?") is None  # a report the news is about, not the article
+
+    other_text = "Rail freight falls\n\nBy John Roe\n2024-03-05\n\nFewer trains ran."
+    other = Passage("n2", "b.md", "Rail freight falls", "b.md", "", "", other_text, 0, len(other_text))
+
+    def lines(question: str) -> list[str]:
+        return [p.text[a - p.start : b - p.start] for p, a, b in about_articles(question, [passage, other])]
+
+    assert lines("Who wrote the articles?") == ["By Jane Doe", "By John Roe"]
+    assert lines("When was the rail freight article published?") == ["2024-03-05"]  # the one it names
+    assert lines("When was the article published?") == ["Published 3 March 2024"]  # else the best-ranked
 
 
 def test_subheadings_that_are_questions_are_never_answers() -> None:
