@@ -52,6 +52,8 @@ EACH_DOCUMENT = re.compile(
     r"|\bcompare\b|\bdiffer",
     re.IGNORECASE,
 )
+# A sentence that opens with a pronoun, which stands for a name in the sentence before.
+PRONOUN_FIRST = re.compile(r"(?:He|She|They|His|Her|Their)\b")
 # "Why?", "How so?" (a reason or a manner; "how many" asks for a figure).
 BARE_WHY = re.compile(r"\s*(?:why|how)\b(?!\s+(?:many|much|long|far|old|often)\b)", re.IGNORECASE)
 # "At which port ...?": the kind of thing asked for; a sentence naming one ("port of Najin") answers it.
@@ -78,6 +80,12 @@ class Sentence:
     end: int
     text: str
     terms: frozenset[str]
+    # "He issued a warning ...": the names of the sentence before, whom the opening pronoun stands for.
+    inherited: frozenset[str] = frozenset()
+
+    @property
+    def about(self) -> frozenset[str]:
+        return self.terms | self.inherited
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,16 @@ class Scored:
     score: float  # for ranking: support plus bonuses
     support: float  # for abstaining: how well the sentence matches the question
     matched: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What an answer draws on besides the question's passages: `overview`, the passages are the documents'
+    openings and the question asks what they are about; `exclude`, (doc_id, start, end) of sentences the last
+    answer quoted, which "Tell me more" does not want again."""
+
+    overview: bool = False
+    exclude: frozenset[tuple[str, int, int]] = frozenset()
 
 
 class TermWeights:
@@ -114,14 +132,17 @@ def split_sentences(passages: Sequence[Passage]) -> list[Sentence]:
     seen: set[str] = set()
     out: list[Sentence] = []
     for rank, passage in enumerate(passages):
+        names: frozenset[str] = frozenset()  # of the sentence before
         for start, end in sentence_pieces(passage.text):
             text = passage.text[start:end]
             key = " ".join(text.lower().split())
             terms = frozenset(content_terms(text))
+            inherited = names if PRONOUN_FIRST.match(text) else frozenset()
+            names = frozenset(content_terms(" ".join(re.findall(r"\b[A-Z][\w'ʼ-]+", text))))
             if key in seen or not terms or key.endswith("?"):
                 continue  # repeated captions, lone punctuation, and questions (subheadings), which answer nothing
             seen.add(key)
-            out.append(Sentence(passage, rank, passage.start + start, passage.start + end, text, terms))
+            out.append(Sentence(passage, rank, passage.start + start, passage.start + end, text, terms, inherited))
     return out
 
 
@@ -190,8 +211,8 @@ def score_sentences(
     history_share = 0.0 if not history_terms else (0.3 if question_terms else 1.0)
     lexical: list[tuple[float, Sentence, float]] = []
     for sentence in sentences:
-        own = of_question(sentence.terms)
-        coverage = (1 - history_share) * own + history_share * of_history(sentence.terms)
+        own = of_question(sentence.about)
+        coverage = (1 - history_share) * own + history_share * of_history(sentence.about)
         lexical.append((coverage, sentence, own))
     lexical.sort(key=lambda item: (-item[0], item[1].rank, item[1].start))
     candidates = lexical[:SEMANTIC_CANDIDATES]
@@ -205,7 +226,7 @@ def score_sentences(
     for (coverage, sentence, own), cosine in zip(candidates, cosines):
         semantic = (1 - LEXICAL_WEIGHT) * max(float(cosine), 0.0)
         bonus = answer_type_bonus(question, sentence.text, sentence.passage.title) + 0.03 / (1 + sentence.rank)
-        matched = sentence.terms & (question_terms | history_terms)
+        matched = sentence.about & (question_terms | history_terms)
         # Ranking uses the history; support does not hold it against a follow-up that answers its own words.
         support = LEXICAL_WEIGHT * max(coverage, own) + semantic + min(bonus, 0.0)
         if defines_asked_name(question, sentence.text):
@@ -313,9 +334,8 @@ class ExtractiveAnswerer:
         self.embed = embed
         self.abstention = abstention
 
-    def answer(self, question: str, context: str, passages: list[Passage], overview: bool = False) -> Answer:
-        """`overview`: the passages are the documents' openings, and the question asks what they are about."""
-        if overview:
+    def answer(self, question: str, context: str, passages: list[Passage], scope: Scope = Scope()) -> Answer:
+        if scope.overview:
             openings = opening_sentences(passages)
             return compose(question, openings, passages) if openings else abstain(question, passages)
         lines = about_articles(question, passages)
@@ -333,7 +353,7 @@ class ExtractiveAnswerer:
         if line_asked_for(question):
             # An article without a byline (or dateline): its headline would otherwise "answer" who wrote it.
             return abstain(question, passages)
-        sentences = split_sentences(passages)
+        sentences = [s for s in split_sentences(passages) if (s.passage.doc_id, s.start, s.end) not in scope.exclude]
         # The passages' words are their sentences' words (already stemmed above) plus their headers'.
         passage_terms = frozenset().union(*(s.terms for s in sentences), *(content_terms(p.header) for p in passages))
         parts = split_question(question)
@@ -350,10 +370,10 @@ class ExtractiveAnswerer:
         return compose(question, chosen, passages) if chosen else abstain(question, passages)
 
     def stream(
-        self, question: str, context: str, passages: list[Passage], overview: bool = False
+        self, question: str, context: str, passages: list[Passage], scope: Scope = Scope()
     ) -> Iterator[str | Answer]:
         """Sentence by sentence; the complete Answer comes last."""
-        answer = self.answer(question, context, passages, overview)
+        answer = self.answer(question, context, passages, scope)
         pieces = re.split(r"(?<=\][.!?]) ", answer.text)
         for i, piece in enumerate(pieces):
             yield piece if i == len(pieces) - 1 else piece + " "

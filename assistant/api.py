@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from assistant.answer import Abstention, ExtractiveAnswerer, TermWeights
-from assistant.chat import Chat, resolve_followup
+from assistant.answer import Abstention, ExtractiveAnswerer, Scope, TermWeights
+from assistant.chat import Chat, quoted_before, resolve_followup
 from assistant.config import Settings, load_settings
 from assistant.embeddings import load_embed_model, one_thread
 from assistant.errors import AssistantError, IndexStateError, QuestionError
@@ -164,11 +164,11 @@ class Assistant:
             openings = self.retriever.openings(OVERVIEW_DOCUMENTS) if asks_for_overview(question) else None
             passages = openings or self.retriever.retrieve(standalone, k or self.settings.top_k)
         retrieved_ms = (time.perf_counter() - started) * 1000
-        overview = openings is not None
+        scope = Scope(overview=openings is not None, exclude=quoted_before(question, previous))
         if llm:
-            pieces = llm.stream(question, standalone, context, passages, self.extractive, overview)
+            pieces = llm.stream(question, standalone, context, passages, self.extractive, scope)
         else:
-            pieces = self.extractive.stream(question, context, passages, overview)
+            pieces = self.extractive.stream(question, context, passages, scope)
         for piece in pieces:
             if isinstance(piece, Answer):
                 piece.standalone_question = standalone if standalone != question else ""

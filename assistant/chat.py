@@ -27,6 +27,13 @@ ASKS_FACT = re.compile(r"(?:when|where|who|whom|whose)\b", re.IGNORECASE)
 EMPTY_TERMS = frozenset(stem(word) for word in ("happen", "occur", "take", "took", "place"))
 
 
+# "Tell me more", "What else?", "Go on": the same subject, less what the last answer already quoted.
+MORE = re.compile(
+    r"\s*(?:(?:tell|give|show) me more|(?:any ?thing|what) else|go on|more(?: details?)?|elaborate|continue)\b",
+    re.IGNORECASE,
+)
+
+
 def history_within(history: list[str], budget: int) -> list[str]:
     """The most recent turns (or cited passages) that fit in `budget` tokens, oldest first."""
     kept: list[str] = []
@@ -58,6 +65,13 @@ def asks_about(question: str, previous: Answer | None) -> bool:
         and is_followup(question)
         and not own_terms(question)
     )
+
+
+def quoted_before(question: str, previous: Answer | None) -> frozenset[tuple[str, int, int]]:
+    """(doc_id, start, end) of what the `previous` answer quoted, when the question asks for more."""
+    if previous is None or not MORE.match(question):
+        return frozenset()
+    return frozenset((c.doc_id, c.start, c.end) for c in previous.citations)
 
 
 def resolve_followup(

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from llama_index.core.llms import LLM, ChatMessage, MessageRole
 from llama_index.core.prompts import PromptTemplate
 
-from assistant.answer import ABSTAIN_TEXT, abstain
+from assistant.answer import ABSTAIN_TEXT, Scope, abstain
 from assistant.byline import about_articles
 from assistant.chat import asks_about, history_within, resolve_followup
 from assistant.citations import Attributor, CitationChecker
@@ -287,18 +287,17 @@ class LLMAnswerer:
         context: str,
         passages: list[Passage],
         extractive: ExtractiveAnswerer,
-        overview: bool = False,
+        scope: Scope = Scope(),
     ) -> Iterator[str | Answer]:
-        """Text pieces as generated (each sentence's markers once it is complete), then the checked Answer;
-        `overview`: the passages are the documents' openings (see ExtractiveAnswerer.answer)."""
+        """Text pieces as generated (each sentence's markers once it is complete), then the checked Answer."""
         try:
             if self.llm is None:
                 raise LLMError(self.error)
-            yield from self._generate(question, standalone, context, passages, extractive, overview)
+            yield from self._generate(question, standalone, context, passages, extractive, scope)
         except LLMError as exc:
             if self.settings.fallback != "extractive":
                 raise
-            answer = extractive.answer(question, context, passages, overview)
+            answer = extractive.answer(question, context, passages, scope)
             answer.notice = f"LLM unavailable, answered extractively: {exc}"
             answer.text = f"Note: {answer.notice}\n\n{answer.text}"
             yield answer.text
@@ -311,10 +310,10 @@ class LLMAnswerer:
         context: str,
         passages: list[Passage],
         extractive: ExtractiveAnswerer,
-        overview: bool = False,
+        scope: Scope = Scope(),
     ) -> Iterator[str | Answer]:
         # The extractive answerer reads the question with its history (as in extractive mode).
-        found = extractive.answer(question, context, passages, overview)
+        found = extractive.answer(question, context, passages, scope)
         if about_articles(question, passages):
             # Who wrote it / when it was published: the byline or dateline itself is the answer; a
             # rewording of a one-line span cannot be checked against it by overlap or embedding.

@@ -84,6 +84,18 @@ def test_a_follow_up_about_the_last_answer_reads_its_passages(bot: Assistant) ->
     assert bot.ask("When did that happen?").abstained  # outside a conversation it points at nothing
 
 
+def test_tell_me_more_does_not_repeat_the_last_answer(bot: Assistant) -> None:
+    chat = bot.chat()
+    who = chat.ask("Who is Pranay Vaddi?")
+    assert "Director for Arms Control" in who.text
+    more = chat.ask("Tell me more")  # the next sentence, whose "He" is Vaddi
+    assert not more.abstained and "nuclear deterrence" in more.text
+    assert not {(c.doc_id, c.start) for c in more.citations} & {(c.doc_id, c.start) for c in who.citations}
+    assert_citations_exact(bot, more)
+    # "He issued a warning ..." counts the names of the sentence before it.
+    assert "nuclear deterrence" in bot.ask("What did Pranay Vaddi warn about?").text
+
+
 def test_streaming_gives_pieces_then_the_complete_answer(bot: Assistant) -> None:
     chat = bot.chat()
     pieces = list(chat.stream("At which port were the Russian ships loaded?"))
