@@ -4,8 +4,8 @@ Deterministic and LLM-free. A sentence's support for the question mixes two view
 share of the question's content words it holds (history words count half) and the cosine
 similarity of its embedding to the question's (catches "photographed" vs "images"). Small bonuses
 go to higher-ranked passages and to sentences holding the kind of thing asked for (a date for
-"when", a number for "how many", a name for "which"/"who"); the article's own headline loses some, as it
-names the topic a question echoes rather than answering it. When no sentence gives enough support
+"when", a number for "how many", a name for "which"/"who"). The article's own headline is never quoted:
+it names the topic a question echoes rather than answering it. When no sentence gives enough support
 the answer abstains.
 """
 
@@ -139,17 +139,17 @@ def split_sentences(passages: Sequence[Passage]) -> list[Sentence]:
             terms = frozenset(content_terms(text))
             inherited = names if PRONOUN_FIRST.match(text) else frozenset()
             names = frozenset(content_terms(" ".join(re.findall(r"\b[A-Z][\w'ʼ-]+", text))))
-            if key in seen or not terms or key.endswith("?"):
-                continue  # repeated captions, lone punctuation, and questions (subheadings), which answer nothing
+            if key in seen or not terms or key.endswith("?") or is_headline(text, passage.title):
+                # Repeated captions, lone punctuation, questions (subheadings), and the headline, which every
+                # citation shows already and which echoes a question more often than it answers one.
+                continue
             seen.add(key)
             out.append(Sentence(passage, rank, passage.start + start, passage.start + end, text, terms, inherited))
     return out
 
 
-def answer_type_bonus(question: str, sentence: str, title: str = "") -> float:
+def answer_type_bonus(question: str, sentence: str) -> float:
     """Reward the kind of thing asked for; penalise its absence where the kind is unmistakable."""
-    if is_headline(sentence, title):
-        return -0.2
     q = question.lower()
     if q.startswith("when") or re.search(r"\b(what|which) (date|day|month|year)\b", q):
         return 0.08 if DATE.search(sentence) else -0.1
@@ -225,7 +225,7 @@ def score_sentences(
     scored = []
     for (coverage, sentence, own), cosine in zip(candidates, cosines):
         semantic = (1 - LEXICAL_WEIGHT) * max(float(cosine), 0.0)
-        bonus = answer_type_bonus(question, sentence.text, sentence.passage.title) + 0.03 / (1 + sentence.rank)
+        bonus = answer_type_bonus(question, sentence.text) + 0.03 / (1 + sentence.rank)
         matched = sentence.about & (question_terms | history_terms)
         # Ranking uses the history; support does not hold it against a follow-up that answers its own words.
         support = LEXICAL_WEIGHT * max(coverage, own) + semantic + min(bonus, 0.0)
@@ -301,7 +301,7 @@ def opening_sentences(openings: Sequence[Passage]) -> list[Scored]:
         sentences = [
             s
             for s in split_sentences([passage])
-            if len(re.findall(r"[^\W\d]\w*", s.text)) >= OPENING_WORDS and not is_headline(s.text, passage.title)
+            if len(re.findall(r"[^\W\d]\w*", s.text)) >= OPENING_WORDS
         ]
         chosen += [Scored(s, 1.0, 1.0, s.terms) for s in sentences[:per_document]]
     return chosen
