@@ -249,10 +249,11 @@ def choose(scored: Sequence[Scored], min_support: float, each_document: bool = F
         if len(chosen) == MAX_SENTENCES:
             break
         new_doc = candidate.sentence.passage.doc_id not in docs
-        if candidate.score < 0.85 * best.score and not (each_document and new_doc):
-            if each_document:
+        if candidate.score < 0.85 * best.score:
+            if not each_document:
+                break  # the rest score lower still
+            if not new_doc:
                 continue
-            break
         if candidate.support < min_support:
             continue
         if new_doc or candidate.matched - covered:
