@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +22,9 @@ from assistant.llms import LLMAnswerer, available_modes, load_answerer, resolve_
 from assistant.overview import MAX_DOCUMENTS as OVERVIEW_DOCUMENTS
 from assistant.overview import asks_for_overview
 from assistant.retrieve import HybridRetriever
+from assistant.spelling import Speller
 from assistant.store import IndexDir
+from assistant.text import stem
 from assistant.tokens import count_tokens
 from assistant.types import Answer, Passage
 from assistant.vectors import EmbeddingCache, SentenceVectors
@@ -69,6 +72,7 @@ class Assistant:
             ) from None
         df, n_chunks = load_term_stats(self.index)
         self.extractive = ExtractiveAnswerer(TermWeights(df, n_chunks), self.embed, ABSTENTION)
+        self.speller = Speller(df, self._written)
         self.answerer(self.mode)  # a missing model or bad prompt fails at open, not at the first question
 
     def answerer(self, mode: str | None = None) -> LLMAnswerer | None:
@@ -82,6 +86,15 @@ class Assistant:
                 if mode not in self._answerers:
                     self._answerers[mode] = load_answerer(self.settings.model_copy(update={"answer_mode": mode}))
         return self._answerers[mode]
+
+    def _written(self, term: str) -> str | None:
+        """How the documents write a word whose stem is `term`."""
+        word = re.compile(rf"\b{re.escape(term)}\w*", re.IGNORECASE)
+        for doc in self.documents.values():
+            found = next((m.group(0) for m in word.finditer(doc.text) if stem(m.group(0).lower()) == term), None)
+            if found:
+                return found
+        return None
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         with one_thread():
@@ -153,7 +166,8 @@ class Assistant:
         self, question: str, history: list[str], k: int | None, mode: str | None, previous: Answer | None, stream: bool
     ) -> Iterator[str | Answer]:
         started = time.perf_counter()
-        question = self.check_question(question)
+        asked = self.check_question(question)
+        question = self.speller.correct(asked)
         llm = self.answerer(mode)
         if llm:
             standalone, context = llm.resolve_followup(question, history, previous)
@@ -171,7 +185,8 @@ class Assistant:
             pieces = self.extractive.stream(question, context, passages, scope)
         for piece in pieces:
             if isinstance(piece, Answer):
-                piece.standalone_question = standalone if standalone != question else ""
+                piece.question = asked
+                piece.standalone_question = standalone if standalone != asked else ""
                 piece.timings_ms = {
                     **piece.timings_ms,
                     "retrieve": round(retrieved_ms, 1),

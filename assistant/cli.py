@@ -102,6 +102,8 @@ def print_answer(answer: Any) -> None:
 
 
 def print_sources(answer: Any) -> None:
+    if answer.standalone_question:  # a follow-up with its context, or a misspelt name corrected
+        err.print(f"[dim]read as:[/] {escape(answer.standalone_question)}", soft_wrap=True)
     if answer.notice:
         err.print(f"[yellow]note:[/] {escape(answer.notice)}", soft_wrap=True)
     for item in answer.unsupported:

@@ -295,3 +295,19 @@ def test_a_question_about_both_articles_cites_each_of_them(bot: Assistant) -> No
     assert_citations_exact(bot, answer)
     assert {c.doc_id for c in answer.citations} == {UK_DOC, BRITAIN_DOC}
     assert all("Oboronlogistika" in c.text for c in answer.citations)
+
+
+def test_a_misspelt_name_reads_as_the_corpus_spells_it(bot: Assistant) -> None:
+    from assistant.spelling import Speller
+
+    written = {"oboronlogistika": "Oboronlogistika", "playabl": "playable", "tikhoretsk": "Tikhoretsk"}
+    speller = Speller(written, written.get)
+    assert speller.correct("What is Oboronlogistica?") == "What is Oboronlogistika?"
+    assert speller.correct("Is Tikoretsk far?") == "Is Tikhoretsk far?"
+    assert speller.correct("Who runs PlayLab?") == "Who runs PlayLab?"  # a name is not corrected to a common word
+    assert speller.correct("Was Tikoretsk uninjured?") == "Was Tikhoretsk uninjured?"  # unknown common words stay
+
+    answer = bot.ask("What is Oboronlogistica?")
+    assert answer.question == "What is Oboronlogistica?" and answer.standalone_question == "What is Oboronlogistika?"
+    assert not answer.abstained and "shipping company" in answer.text
+    assert bot.ask("Who is the CEO of Apple?").abstained
