@@ -132,7 +132,7 @@ class Assistant:
         return " ".join(question.split())
 
     def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
-        question = self.check_question(question)
+        question = self.speller.correct(self.check_question(question))
         with self._lock:
             return self.retriever.retrieve(question, k or self.settings.top_k)
 
