@@ -25,6 +25,14 @@ REQUEST_TERMS = frozenset(
 )
 
 
+# "What do both articles say about it?" has a subject: whatever "it" was in the conversation.
+REFERS_BACK = re.compile(r"\b(?:it|its|they|them|their|he|she|him|her|his)\b", re.IGNORECASE)
+
+
 def asks_for_overview(question: str) -> bool:
     """True for a request about the corpus as a whole, with no subject of its own."""
-    return bool(ASKS.search(question)) and not set(content_terms(question)) - REQUEST_TERMS
+    return (
+        bool(ASKS.search(question))
+        and not REFERS_BACK.search(question)
+        and not set(content_terms(question)) - REQUEST_TERMS
+    )

@@ -258,7 +258,11 @@ def test_a_request_for_an_overview_cites_the_opening_of_each_document(bot: Assis
 
     for request in ("Summarize the articles", "What are these documents about?", "Give me an overview", "TL;DR"):
         assert asks_for_overview(request), request
-    for question in ("Summarize what the articles say about Oboronlogistika", "Who wrote the article?"):
+    for question in (
+        "Summarize what the articles say about Oboronlogistika",
+        "Who wrote the article?",
+        "What do both articles say about it?",  # "it" is the subject, from the conversation
+    ):
         assert not asks_for_overview(question), question
     answer = bot.ask("What are these articles about?")
     assert not answer.abstained
@@ -295,6 +299,11 @@ def test_a_question_about_both_articles_cites_each_of_them(bot: Assistant) -> No
     assert_citations_exact(bot, answer)
     assert {c.doc_id for c in answer.citations} == {UK_DOC, BRITAIN_DOC}
     assert all("Oboronlogistika" in c.text for c in answer.citations)
+    chat = bot.chat()
+    chat.ask("What is Oboronlogistika?")
+    follow = chat.ask("What do both articles say about it?")
+    assert {c.doc_id for c in follow.citations} == {UK_DOC, BRITAIN_DOC}
+    assert all("Oboronlogistika" in c.text for c in follow.citations)
 
 
 def test_a_misspelt_name_reads_as_the_corpus_spells_it(bot: Assistant) -> None:
