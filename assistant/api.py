@@ -168,6 +168,7 @@ class Assistant:
         started = time.perf_counter()
         asked = self.check_question(question)
         question = self.speller.correct(asked)
+        history = [self.speller.correct(turn) for turn in history]  # earlier turns may hold the same misspelling
         llm = self.answerer(mode)
         if llm:
             standalone, context = llm.resolve_followup(question, history, previous)
