@@ -16,14 +16,21 @@ MONTH = r"(?:January|February|March|April|May|June|July|August|September|October
 # "the article", "the UK article", "the two articles", "it"; not "the UN report", a report the news is about.
 ARTICLE = r"(?:(?:[\w'ʼ-]+\s+){0,3}?(?:articles?|stor(?:y|ies)|pieces?)|reports?|texts?|it(?!\s+(?:is|was|would|will|has|had)\b))"
 DETERMINER = r"(?:the |this |that |these |those |both |each |all )?"
-PLURAL = re.compile(r"\b(?:articles|reports|stories|pieces|texts|these|those|both|each|all)\b", re.IGNORECASE)
+PLURAL = re.compile(
+    r"\b(?:articles|reports|stories|pieces|texts|these|those|both|each|all|which)\b", re.IGNORECASE
+)  # "which article ...?" compares them all
+# "Which article was published first?": answered only when every article's dateline is there to compare.
+ORDER_QUESTION = (
+    r"\bwhich (?:article|story|piece|report)\b.*\b(?:published|written|posted|released)\b.*"
+    r"\b(?:first|last|earlier|later|earliest|latest|most recently)\b"
+)
 AUTHOR_QUESTION = re.compile(
     rf"\bwho (?:wrote|authored|penned) {DETERMINER}{ARTICLE}\b|\b(?:authors?|bylines?) of {DETERMINER}{ARTICLE}\b",
     re.IGNORECASE,
 )
 DATE_QUESTION = re.compile(
     rf"\bwhen (?:was|were) {DETERMINER}{ARTICLE}\b.*\b(?:published|written|posted|released|dated)\b|"
-    rf"\b(?:publication|publishing) dates?\b|\bdates? of {DETERMINER}{ARTICLE}\b",
+    rf"\b(?:publication|publishing) dates?\b|\bdates? of {DETERMINER}{ARTICLE}\b|{ORDER_QUESTION}",
     re.IGNORECASE,
 )
 # "By Jane Doe", "Author:\nLiza Brovko", "Written by: J. Smith": the label, then a capitalised name on its line.
@@ -54,7 +61,9 @@ def about_articles(question: str, passages: Sequence[Passage]) -> list[tuple[Pas
         asked = set(content_terms(question))
         named = {p.doc_id: len(asked & set(content_terms(f"{p.title} {p.source}"))) for p in passages}
         docs = [max(docs, key=lambda doc: named[doc])]  # the first of equals: the best-ranked
-    found = (_line_in(pattern, [p for p in passages if p.doc_id == doc]) for doc in docs)
+    found = [_line_in(pattern, [p for p in passages if p.doc_id == doc]) for doc in docs]
+    if re.search(ORDER_QUESTION, question, re.IGNORECASE) and not all(found):
+        return []  # an undated article leaves the order unknown
     return [line for line in found if line]
 
 

@@ -200,6 +200,10 @@ def test_byline_and_dateline_formats() -> None:
     assert lines("Who wrote the articles?") == ["By Jane Doe", "By John Roe"]
     assert lines("When was the rail freight article published?") == ["2024-03-05"]  # the one it names
     assert lines("When was the article published?") == ["Published 3 March 2024"]  # else the best-ranked
+    assert lines("Which article was published first?") == ["Published 3 March 2024", "2024-03-05"]
+    undated_text = "Ferry news\n\nThe Amur sailed."
+    undated = Passage("n3", "c.md", "Ferry news", "c.md", "", "", undated_text, 0, len(undated_text))
+    assert about_articles("Which article was published first?", [passage, other, undated]) == []  # order unknown
 
 
 def test_subheadings_that_are_questions_are_never_answers() -> None:
