@@ -42,4 +42,5 @@ class Speller:
         if len(matches) != 1 or POSSESSIVE.sub("", matches[0]) == term:
             return word  # none, no single clear one, or the same word (not a misspelling)
         written = self.surface(matches[0])
-        return written if written and written[0].isupper() else word  # a name, for a name ("AppleCare" is not "appearing")
+        # A name only for a name: "AppleCare" is not a misspelt "appearing".
+        return written if written and written[0].isupper() else word
