@@ -48,7 +48,8 @@ GLUED = re.compile(r"(?<=[a-z)\"”][.!?])(?=[©A-Z])")
 BULLET = re.compile(r"^(?:[•▪◦‣●○■□►*·]|[-–—](?=\s))\s*")
 # "What do both articles say about ...?": every document that answers gets its say.
 EACH_DOCUMENT = re.compile(
-    r"\b(?:both|each|all|every|the two)\s+(?:of\s+the\s+)?(?:articles?|reports?|sources?|documents?|stories|outlets?|texts?)\b"
+    r"\b(?:both|each|all|every|the two)\s+(?:of\s+the\s+)?"
+    r"(?:articles?|reports?|sources?|documents?|stories|outlets?|texts?)\b"
     r"|\bcompare\b|\bdiffer",
     re.IGNORECASE,
 )
@@ -63,7 +64,9 @@ FOCUS = re.compile(r"\b(?:which|what)\s+(?:[a-z-]+\s+){0,2}?([a-z]+)\s+(?:is|are
 ASKED_NAME = r"(?P<name>[A-Z][\w.'ʼ-]*(?:\s+[A-Z][\w.'ʼ-]*){0,3})"
 DEFINITION_ASKED = (
     re.compile(rf"^(?i:what|who)\s+(?i:is|are|was|were)\s+(?:the\s+)?{ASKED_NAME}\s*\??$"),
-    re.compile(rf"^(?i:what)\s+(?i:position|role|job|title|post)\s+(?i:does|did)\s+{ASKED_NAME}\s+(?i:hold|have)\s*\??$"),
+    re.compile(
+        rf"^(?i:what)\s+(?i:position|role|job|title|post)\s+(?i:does|did)\s+{ASKED_NAME}\s+(?i:hold|have)\s*\??$"
+    ),
 )
 ROLES = (
     "spokesperson|spokesman|spokeswoman|minister|president|director|head|chief|leader|ambassador|secretary|"

@@ -14,7 +14,10 @@ from assistant.types import Passage
 HEAD = 1200  # characters from the start of a document where bylines and datelines are looked for
 MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?)"
 # "the article", "the UK article", "the two articles", "it"; not "the UN report", a report the news is about.
-ARTICLE = r"(?:(?:[\w'ʼ-]+\s+){0,3}?(?:articles?|stor(?:y|ies)|pieces?)|reports?|texts?|it(?!\s+(?:is|was|would|will|has|had)\b))"
+ARTICLE = (
+    r"(?:(?:[\w'ʼ-]+\s+){0,3}?(?:articles?|stor(?:y|ies)|pieces?)|reports?|texts?"
+    r"|it(?!\s+(?:is|was|would|will|has|had)\b))"
+)
 DETERMINER = r"(?:the |this |that |these |those |both |each |all )?"
 PLURAL = re.compile(
     r"\b(?:articles|reports|stories|pieces|texts|these|those|both|each|all|which)\b", re.IGNORECASE
