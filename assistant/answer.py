@@ -135,13 +135,15 @@ def split_sentences(passages: Sequence[Passage]) -> list[Sentence]:
     seen: set[str] = set()
     out: list[Sentence] = []
     for rank, passage in enumerate(passages):
-        names: frozenset[str] = frozenset()  # of the sentence before
+        before = ""  # the sentence before, whose names an opening "He" or "They" stands for
         for start, end in sentence_pieces(passage.text):
             text = passage.text[start:end]
             key = " ".join(text.lower().split())
             terms = frozenset(content_terms(text))
-            inherited = names if PRONOUN_FIRST.match(text) else frozenset()
-            names = frozenset(content_terms(" ".join(re.findall(r"\b[A-Z][\w'ʼ-]+", text))))
+            inherited = frozenset()
+            if PRONOUN_FIRST.match(text):
+                inherited = frozenset(content_terms(" ".join(re.findall(r"\b[A-Z][\w'ʼ-]+", before))))
+            before = text
             if key in seen or not terms or key.endswith("?") or is_headline(text, passage.title):
                 # Repeated captions, lone punctuation, questions (subheadings), and the headline, which every
                 # citation shows already and which echoes a question more often than it answers one.
@@ -214,8 +216,9 @@ def score_sentences(
     history_share = 0.0 if not history_terms else (0.3 if question_terms else 1.0)
     lexical: list[tuple[float, Sentence, float]] = []
     for sentence in sentences:
-        own = of_question(sentence.about)
-        coverage = (1 - history_share) * own + history_share * of_history(sentence.about)
+        about = sentence.about
+        own = of_question(about)
+        coverage = (1 - history_share) * own + history_share * of_history(about)
         lexical.append((coverage, sentence, own))
     lexical.sort(key=lambda item: (-item[0], item[1].rank, item[1].start))
     candidates = lexical[:SEMANTIC_CANDIDATES]
