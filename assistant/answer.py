@@ -34,6 +34,12 @@ NUMBER = re.compile(
     r"hundreds?|thousands?|millions?|billions?|dozens?|half|twice)\b",
     re.IGNORECASE,
 )
+# A date's figures are no count: "on January 2" does not answer "how many".
+DATED = re.compile(
+    r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\s+\d{1,2}\b"
+    r"|\b\d{1,2}\s+(?=January|February|March|April|May|June|July|August|September|October|November|December)"
+    r"|\b(?:1[89]|20)\d\d\b"
+)
 DATE = re.compile(
     r"\b(\d{4}|January|February|March|April|May|June|July|August|September|October|November|December|"
     r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|today|last (week|month|year))\b",
@@ -45,6 +51,8 @@ NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'ʼ-]+")
 # "... in North Korea.© Ministry of Defense", "... forces.NewsUK reveals": a sentence end with no space after it.
 GLUED = re.compile(r"(?<=[a-z)\"”][.!?])(?=[©A-Z])")
 # A list item's marker is not part of the sentence quoted ("• For Russia, the DPRK is ...").
+# "Author:" with the name on the line below: one sentence, so the name is quoted with what it is.
+LABEL = re.compile(r"[A-Z][\w ]{0,24}:")
 BULLET = re.compile(r"^(?:[•▪◦‣●○■□►*·]|[-–—](?=\s))\s*")
 # "What do both articles say about ...?": every document that answers gets its say.
 EACH_DOCUMENT = re.compile(
@@ -58,7 +66,15 @@ PRONOUN_FIRST = re.compile(r"(?:He|She|They|His|Her|Their)\b")
 # "Why?", "How so?" (a reason or a manner; "how many" asks for a figure).
 BARE_WHY = re.compile(r"\s*(?:why|how)\b(?!\s+(?:many|much|long|far|old|often)\b)", re.IGNORECASE)
 # "At which port ...?": the kind of thing asked for; a sentence naming one ("port of Najin") answers it.
-FOCUS = re.compile(r"\b(?:which|what)\s+(?:[a-z-]+\s+){0,2}?([a-z]+)\s+(?:is|are|was|were|did|does|do|has|have|had)\b", re.I)
+FOCUS = re.compile(
+    r"\b(?:which|what)\s+(?:[a-z-]+\s+){0,2}?([a-z]+)\s+(?:is|are|was|were|did|does|do|has|have|had)\b"
+    # "the names of the (three Russian) ships", "Name the ships": the thing named
+    r"|(?:\bnames?\s+of|^\s*(?:please\s+)?(?:name|list))\s+"
+    r"(?:(?:the|these|those|all|both|each|[A-Z][\w-]*|[a-z]+ty|two|three|four|five)\s+)*([a-z]+)",
+    re.I,
+)
+# "the names of", "Name ...": what kind of answer is asked for, not a word the answer holds ("ships named in the report").
+NAMES_ASKED = re.compile(r"\bnames?\s+of\b|^\s*(?:please\s+)?(?:name|list)\b", re.I)
 # "Who is Pranay Vaddi?", "What is RUSI?", "What position does Pranay Vaddi hold?": a sentence that
 # defines the name answers it.
 ASKED_NAME = r"(?P<name>[A-Z][\w.'ʼ-]*(?:\s+[A-Z][\w.'ʼ-]*){0,3})"
@@ -123,8 +139,14 @@ class TermWeights:
 
 def sentence_pieces(text: str) -> Iterator[tuple[int, int]]:
     """The sentence spans of a passage, also split where no space follows a sentence's end, less a list
-    item's bullet."""
+    item's bullet; a label line ("Author:") joins the line below it, and alone is no sentence."""
+    label = None  # start of a label line ("Author:") whose value is on the next line
     for start, end in sentence_spans(text):
+        if label is not None and text[label:start].count("\n") == 1:
+            start = label
+        label = start if LABEL.fullmatch(text, start, end) else None
+        if label is not None:
+            continue
         cuts = [start, *(m.start() for m in GLUED.finditer(text, start, end)), end]
         for a, b in zip(cuts, cuts[1:]):
             piece = BULLET.sub("", text[a:b], count=1)
@@ -159,12 +181,12 @@ def answer_type_bonus(question: str, sentence: str) -> float:
     if q.startswith("when") or re.search(r"\b(what|which) (date|day|month|year)\b", q):
         return 0.08 if DATE.search(sentence) else -0.1
     if re.search(r"\bhow (many|much|far|long|old)\b|\bwhat (number|percentage|share)\b", q):
-        return 0.08 if NUMBER.search(sentence) else -0.1
+        return 0.08 if NUMBER.search(DATED.sub(" ", sentence)) else -0.1
     if defines_asked_name(question, sentence):
         return DEFINES  # outranks a shorter sentence that merely mentions the name
     focus = FOCUS.search(question)
     if focus:
-        word = focus.group(1).lower()
+        word = (focus.group(1) or focus.group(2)).lower()
         prefix = os.path.commonprefix([word, stem(word)])  # port/ports, company/companies
         if re.search(rf"(?i:\b{prefix}\w*)\s*(?:,|-|–|—|\bof\b|\bcalled\b|\bnamed\b)?\s*(?:the\s+)?[A-Z][\w'ʼ-]+", sentence):
             return 0.08
@@ -196,6 +218,10 @@ def is_headline(sentence: str, title: str) -> bool:
     return bool(sentence_words) and f" {sentence_words} " in f" {title_words} "
 
 
+def asked_terms(question: str) -> set[str]:
+    return set(content_terms(NAMES_ASKED.sub(" ", question)))
+
+
 def coverage_of(terms: set[str], weights: TermWeights) -> Callable[[frozenset[str]], float]:
     """IDF-weighted share of `terms` that a sentence holds."""
     idf = {t: weights.idf(t) for t in terms}
@@ -206,7 +232,7 @@ def coverage_of(terms: set[str], weights: TermWeights) -> Callable[[frozenset[st
 def score_sentences(
     question: str, context: str, sentences: Sequence[Sentence], weights: TermWeights, embed: Embed
 ) -> list[Scored]:
-    question_terms = set(content_terms(question))
+    question_terms = asked_terms(question)
     history_terms = set(content_terms(context)) - question_terms
     if not (question_terms or history_terms) or not sentences:
         return []
@@ -329,7 +355,7 @@ class Abstention:
     coverage: float
 
     def min_support(self, question: str, passage_terms: frozenset[str], weights: TermWeights) -> float:
-        covered = coverage_of(set(content_terms(question)), weights)(passage_terms)
+        covered = coverage_of(asked_terms(question), weights)(passage_terms)
         return self.covered_support if covered >= self.coverage else self.support
 
 

@@ -28,7 +28,9 @@ ORDER_QUESTION = (
     r"\b(?:first|last|earlier|later|earliest|latest|most recently)\b"
 )
 AUTHOR_QUESTION = re.compile(
-    rf"\bwho (?:wrote|authored|penned) {DETERMINER}{ARTICLE}\b|\b(?:authors?|bylines?) of {DETERMINER}{ARTICLE}\b",
+    rf"\bwho (?:wrote|authored|penned) {DETERMINER}{ARTICLE}\b|\b(?:authors?|bylines?) of {DETERMINER}{ARTICLE}\b"
+    r"|\bwho(?:\s+is|\s+was|\s+are|'s|’s) the (?:authors?|writers?|journalists?|reporters?)\b(?!\s+of\b)"
+    r"|\b(?:authors?|writers?)['’]s? names?\b|\bnames? of the (?:authors?|writers?)\b",
     re.IGNORECASE,
 )
 DATE_QUESTION = re.compile(

@@ -38,7 +38,11 @@ def assert_citations_exact(bot: Assistant, answer: Answer) -> None:
         # A sentence that defines the name ("X, a ...", "... (X)") rather than one that merely mentions it.
         ("What is Oboronlogistika?", "shipping company owned by the Russian Ministry of Defense", UK_DOC),
         ("what is RUSI", "Royal Defense Research Institute (RUSI)", BRITAIN_DOC),
+        # "how many" asks for a figure ("many" is no word the answer holds); "the names of" for names.
+        ("How many ships did the photos show?", "three Russian ships", UK_DOC),
+        ("What were the names of the ships?", "Maja, Angara, and Maria", UK_DOC),
         # About the article itself: its byline and dateline, cited where the text states them.
+        ("Who is the author?", "Liza Brovko", BRITAIN_DOC),
         ("Who wrote the article about Britain giving the UN photos of North Korean supplies?", "Liza Brovko", BRITAIN_DOC),
         ("When was the article about UK satellite images of Russian ships published?", "January 22, 2024", UK_DOC),
     ],
@@ -111,6 +115,7 @@ def test_streaming_gives_pieces_then_the_complete_answer(bot: Assistant) -> None
         "What is the capital of France?",
         "Who won the 2022 football World Cup?",
         "How old is Kim Jong Un?",
+        "How many missiles did Ukraine shoot down in January?",  # a date's figures are no count
         "Who wrote the article about the UK satellite images?",  # it has no byline; its headline is no author
     ],
 )
@@ -188,6 +193,7 @@ def test_byline_and_dateline_formats() -> None:
     assert span("Who wrote the article about port traffic?") == "By Jane Doe"
     assert span("When was this story published?") == "Published 3 March 2024"
     assert span("Who is the author of the sanctions?") is None
+    assert span("Who is the author?") == span("What is the writer's name?") == "By Jane Doe"
     assert span("When did the ferry call at Vanino?") is None
     assert span("Who wrote the UN report on the ferry?") is None  # a report the news is about, not the article
 
@@ -296,6 +302,13 @@ def test_a_photo_credit_glued_to_a_caption_is_a_sentence_of_its_own() -> None:
         "The ships left.",
         "NewsUK reveals images.",
     ]
+
+
+def test_a_label_line_is_quoted_with_the_line_below_it() -> None:
+    from assistant.answer import sentence_pieces
+
+    text = "Author:\nLiza Brovko\nDate:\n\nGreat Britain has provided photos."
+    assert [text[a:b] for a, b in sentence_pieces(text)] == ["Author:\nLiza Brovko", "Great Britain has provided photos."]
 
 
 def test_a_question_about_both_articles_cites_each_of_them(bot: Assistant) -> None:
