@@ -212,10 +212,14 @@ def defines_asked_name(question: str, sentence: str) -> bool:
 
 
 def is_headline(sentence: str, title: str) -> bool:
-    """'UK reveals satellite images.' within 'UK reveals satellite images. Russian ships in ...'."""
-    sentence_words = " ".join(re.findall(r"\w+", sentence.lower()))
-    title_words = " ".join(re.findall(r"\w+", title.lower()))
-    return bool(sentence_words) and f" {sentence_words} " in f" {title_words} "
+    """'UK reveals satellite images.' within 'UK reveals satellite images. Russian ships in ...'; also
+    'NewsUK reveals satellite images.', where a section label ran into the headline's first word."""
+    words = re.findall(r"\w+", sentence.lower())
+    title_words = " " + " ".join(re.findall(r"\w+", title.lower())) + " "
+    if not words or " " + " ".join(words) + " " in title_words:
+        return bool(words)
+    glued = re.search(r" (\w+) " + re.escape(" ".join(words[1:])) + " ", title_words) if len(words) > 1 else None
+    return bool(glued and words[0].endswith(glued.group(1)))
 
 
 def asked_terms(question: str) -> set[str]:

@@ -261,6 +261,8 @@ def test_the_headline_does_not_answer_a_question_that_echoes_it(bot: Assistant) 
     first = answer.text.split("]. ")[0]
     assert not first.startswith("UK reveals satellite images"), answer.text
     assert "Defense Intelligence" in first
+    # The shipped text opens "NewsUK reveals ...": a section label run into the headline is still the headline.
+    assert not any("reveals satellite images" in c.text for c in bot.ask("Who revealed satellite images?").citations)
 
 
 def test_a_request_for_an_overview_cites_the_opening_of_each_document(bot: Assistant) -> None:
