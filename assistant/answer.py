@@ -58,7 +58,9 @@ BULLET = re.compile(r"^(?:[•▪◦‣●○■□►*·]|[-–—](?=\s))\s*")
 EACH_DOCUMENT = re.compile(
     r"\b(?:both|each|all|every|the two)\s+(?:of\s+the\s+)?"
     r"(?:articles?|reports?|sources?|documents?|stories|outlets?|texts?)\b"
-    r"|\bcompare\b|\bdiffer",
+    r"|\bcompare\b|\bdiffer"
+    # "Tell me about X": what the corpus says about it, wherever it does
+    r"|^\s*(?:tell\s+me\s+(?:more\s+)?about|what\s+do\s+you\s+know\s+about|describe)\b",
     re.IGNORECASE,
 )
 # A sentence that opens with a pronoun, which stands for a name in the sentence before.
@@ -80,6 +82,7 @@ NAMES_ASKED = re.compile(r"\bnames?\s+of\b|^\s*(?:please\s+)?(?:name|list)\b", r
 ASKED_NAME = r"(?P<name>[A-Z][\w.'ʼ-]*(?:\s+[A-Z][\w.'ʼ-]*){0,3})"
 DEFINITION_ASKED = (
     re.compile(rf"^(?i:what|who)\s+(?i:is|are|was|were)\s+(?:the\s+)?{ASKED_NAME}\s*\??$"),
+    re.compile(rf"^(?i:tell\s+me\s+about|what\s+do\s+you\s+know\s+about|describe)\s+(?:the\s+)?{ASKED_NAME}\s*[.?!]?$"),
     re.compile(
         rf"^(?i:what)\s+(?i:position|role|job|title|post)\s+(?i:does|did)\s+{ASKED_NAME}\s+(?i:hold|have)\s*\??$"
     ),
@@ -202,7 +205,7 @@ def defines_asked_name(question: str, sentence: str) -> bool:
     asked = next((m for m in (p.match(question.strip()) for p in DEFINITION_ASKED) if m), None)
     if asked is None:
         return False
-    name = re.escape(asked.group("name"))
+    name = re.escape(asked.group("name").rstrip("."))  # "Tell me about RUSI."
     defines = (
         rf"\({name}\)|\b{name},\s+(?:the|a|an)\b|\b{name}\s+(?:is|are|was|were)\s+(?:the|a|an)\b"
         # "Kremlin spokesperson Dmitry Peskov", "the head of the Ukrainian intelligence Kyrylo Budanov"
