@@ -58,7 +58,7 @@ BULLET = re.compile(r"^(?:[•▪◦‣●○■□►*·]|[-–—](?=\s))\s*")
 EACH_DOCUMENT = re.compile(
     r"\b(?:both|each|all|every|the two)\s+(?:of\s+the\s+)?"
     r"(?:articles?|reports?|sources?|documents?|stories|outlets?|texts?)\b"
-    r"|\bcompare\b|\bdiffer"
+    r"|\bcompar|\bdiffer|\b(?:dis)?agree(?:s|d)?\b|\bcontrast"
     # "Tell me about X": what the corpus says about it, wherever it does
     r"|^\s*(?:tell\s+me\s+(?:more\s+)?about|what\s+do\s+you\s+know\s+about|describe)\b",
     re.IGNORECASE,
@@ -70,13 +70,19 @@ BARE_WHY = re.compile(r"\s*(?:why|how)\b(?!\s+(?:many|much|long|far|old|often)\b
 # "At which port ...?": the kind of thing asked for; a sentence naming one ("port of Najin") answers it.
 FOCUS = re.compile(
     r"\b(?:which|what)\s+(?:[a-z-]+\s+){0,2}?([a-z]+)\s+(?:is|are|was|were|did|does|do|has|have|had)\b"
-    # "the names of the (three Russian) ships", "Name the ships": the thing named
+    # "the names of the (three Russian) ships", "Name the ships", "the ship names": the thing named
     r"|(?:\bnames?\s+of|^\s*(?:please\s+)?(?:name|list))\s+"
-    r"(?:(?:the|these|those|all|both|each|[A-Z][\w-]*|[a-z]+ty|two|three|four|five)\s+)*([a-z]+)",
+    r"(?:(?:the|these|those|all|both|each|(?-i:[A-Z][\w-]*)|[a-z]+ty|two|three|four|five)\s+)*([a-z]+)"
+    r"|\b(?!(?:the|their|its|whose|what|which|these|those)\b)([a-z]+)\s+names\b",
     re.I,
 )
-# "the names of", "Name ...": what kind of answer is asked for, not a word the answer holds ("ships named in the report").
-NAMES_ASKED = re.compile(r"\bnames?\s+of\b|^\s*(?:please\s+)?(?:name|list)\b", re.I)
+# "the names of", "Name ...", "compare": what kind of answer is asked for, not words the answer holds
+# ("the ships named in the report").
+ASKED_FORM = re.compile(
+    r"\bnames?\b(?:\s+of\b)?|^\s*(?:please\s+)?(?:name|list)\b|\b(?:compared?|comparing|comparison|differ|differs|differences?|(?:dis)?agreed?|(?:dis)?agrees?|contrast)\b"
+    r"|\btwo\s+(?:articles?|reports?|stories|documents?|texts?|sources?)\b",
+    re.I,
+)
 # "Who is Pranay Vaddi?", "What is RUSI?", "What position does Pranay Vaddi hold?": a sentence that
 # defines the name answers it.
 ASKED_NAME = r"(?P<name>[A-Z][\w.'ʼ-]*(?:\s+[A-Z][\w.'ʼ-]*){0,3})"
@@ -189,7 +195,7 @@ def answer_type_bonus(question: str, sentence: str) -> float:
         return DEFINES  # outranks a shorter sentence that merely mentions the name
     focus = FOCUS.search(question)
     if focus:
-        word = (focus.group(1) or focus.group(2)).lower()
+        word = next(g for g in focus.groups() if g).lower()
         prefix = os.path.commonprefix([word, stem(word)])  # port/ports, company/companies
         if re.search(rf"(?i:\b{prefix}\w*)\s*(?:,|-|–|—|\bof\b|\bcalled\b|\bnamed\b)?\s*(?:the\s+)?[A-Z][\w'ʼ-]+", sentence):
             return 0.08
@@ -226,7 +232,7 @@ def is_headline(sentence: str, title: str) -> bool:
 
 
 def asked_terms(question: str) -> set[str]:
-    return set(content_terms(NAMES_ASKED.sub(" ", question)))
+    return set(content_terms(ASKED_FORM.sub(" ", question)))
 
 
 def coverage_of(terms: set[str], weights: TermWeights) -> Callable[[frozenset[str]], float]:

@@ -325,6 +325,10 @@ def test_a_question_about_both_articles_cites_each_of_them(bot: Assistant) -> No
     follow = chat.ask("What do both articles say about it?")
     assert {c.doc_id for c in follow.citations} == {UK_DOC, BRITAIN_DOC}
     assert all("Oboronlogistika" in c.text for c in follow.citations)
+    # "differ", "names" say what to do with the answer, not words it must hold.
+    names = bot.ask("How do the two articles differ on the ship names?")
+    assert {c.doc_id for c in names.citations} == {UK_DOC, BRITAIN_DOC}
+    assert all("Angara" in c.text for c in names.citations), names.text
 
 
 def test_a_misspelt_name_reads_as_the_corpus_spells_it(bot: Assistant) -> None:
