@@ -50,9 +50,9 @@ COMPOUND = re.compile(r"(?:,\s*|\s+)and\s+(?=(?:who|what|when|where|which|how|wh
 NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'ʼ-]+")
 # "... in North Korea.© Ministry of Defense", "... forces.NewsUK reveals": a sentence end with no space after it.
 GLUED = re.compile(r"(?<=[a-z)\"”][.!?])(?=[©A-Z])")
-# A list item's marker is not part of the sentence quoted ("• For Russia, the DPRK is ...").
 # "Author:" with the name on the line below: one sentence, so the name is quoted with what it is.
 LABEL = re.compile(r"[A-Z][\w ]{0,24}:")
+# A list item's marker is not part of the sentence quoted ("• For Russia, the DPRK is ...").
 BULLET = re.compile(r"^(?:[•▪◦‣●○■□►*·]|[-–—](?=\s))\s*")
 # "What do both articles say about ...?": every document that answers gets its say.
 EACH_DOCUMENT = re.compile(
@@ -79,7 +79,8 @@ FOCUS = re.compile(
 # "the names of", "Name ...", "compare": what kind of answer is asked for, not words the answer holds
 # ("the ships named in the report").
 ASKED_FORM = re.compile(
-    r"\bnames?\b(?:\s+of\b)?|^\s*(?:please\s+)?(?:name|list)\b|\b(?:compared?|comparing|comparison|differ|differs|differences?|(?:dis)?agreed?|(?:dis)?agrees?|contrast)\b"
+    r"\bnames?\b(?:\s+of\b)?|^\s*(?:please\s+)?(?:name|list)\b"
+    r"|\b(?:compared?|comparing|comparison|differ|differs|differences?|(?:dis)?agree[sd]?|contrast)\b"
     r"|\btwo\s+(?:articles?|reports?|stories|documents?|texts?|sources?)\b",
     re.I,
 )
@@ -225,8 +226,10 @@ def is_headline(sentence: str, title: str) -> bool:
     'NewsUK reveals satellite images.', where a section label ran into the headline's first word."""
     words = re.findall(r"\w+", sentence.lower())
     title_words = " " + " ".join(re.findall(r"\w+", title.lower())) + " "
-    if not words or " " + " ".join(words) + " " in title_words:
-        return bool(words)
+    if not words:
+        return False
+    if " " + " ".join(words) + " " in title_words:
+        return True
     glued = re.search(r" (\w+) " + re.escape(" ".join(words[1:])) + " ", title_words) if len(words) > 1 else None
     return bool(glued and words[0].endswith(glued.group(1)))
 
