@@ -185,14 +185,17 @@ def split_sentences(passages: Sequence[Passage]) -> list[Sentence]:
     return out
 
 
-def answer_type_bonus(question: str, sentence: str) -> float:
-    """Reward the kind of thing asked for; penalise its absence where the kind is unmistakable."""
+def answer_type_bonus(question: str, sentence: str, defines: bool | None = None) -> float:
+    """Reward the kind of thing asked for; penalise its absence where the kind is unmistakable. `defines`:
+    whether the sentence defines the name asked about, when the caller has already found out."""
     q = question.lower()
     if q.startswith("when") or re.search(r"\b(what|which) (date|day|month|year)\b", q):
         return 0.08 if DATE.search(sentence) else -0.1
     if re.search(r"\bhow (many|much|far|long|old)\b|\bwhat (number|percentage|share)\b", q):
         return 0.08 if NUMBER.search(DATED.sub(" ", sentence)) else -0.1
-    if defines_asked_name(question, sentence):
+    if defines is None:
+        defines = defines_asked_name(question, sentence)
+    if defines:
         return DEFINES  # outranks a shorter sentence that merely mentions the name
     focus = FOCUS.search(question)
     if focus:
@@ -273,11 +276,12 @@ def score_sentences(
     scored = []
     for (coverage, sentence, own), cosine in zip(candidates, cosines):
         semantic = (1 - LEXICAL_WEIGHT) * max(float(cosine), 0.0)
-        bonus = answer_type_bonus(question, sentence.text) + 0.03 / (1 + sentence.rank)
+        defines = defines_asked_name(question, sentence.text)
+        bonus = answer_type_bonus(question, sentence.text, defines) + 0.03 / (1 + sentence.rank)
         matched = sentence.about & (question_terms | history_terms)
         # Ranking uses the history; support does not hold it against a follow-up that answers its own words.
         support = LEXICAL_WEIGHT * max(coverage, own) + semantic + min(bonus, 0.0)
-        if defines_asked_name(question, sentence.text):
+        if defines:
             support += DEFINES  # "Who is X?" is answered by "X, the ...", whatever else the sentence says
         scored.append(Scored(sentence, LEXICAL_WEIGHT * coverage + semantic + bonus, support, matched))
     scored.sort(key=lambda s: (-s.score, s.sentence.rank, s.sentence.start))
