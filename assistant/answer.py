@@ -67,11 +67,13 @@ EACH_DOCUMENT = re.compile(
 PRONOUN_FIRST = re.compile(r"(?:He|She|They|His|Her|Their)\b")
 # "Why?", "How so?" (a reason or a manner; "how many" asks for a figure).
 BARE_WHY = re.compile(r"\s*(?:why|how)\b(?!\s+(?:many|much|long|far|old|often)\b)", re.IGNORECASE)
+# "Name the ships", "List the ...": a request for names.
+NAME_REQUEST = r"^\s*(?:please\s+)?(?:name|list)"
 # "At which port ...?": the kind of thing asked for; a sentence naming one ("port of Najin") answers it.
 FOCUS = re.compile(
     r"\b(?:which|what)\s+(?:[a-z-]+\s+){0,2}?([a-z]+)\s+(?:is|are|was|were|did|does|do|has|have|had)\b"
     # "the names of the (three Russian) ships", "Name the ships", "the ship names": the thing named
-    r"|(?:\bnames?\s+of|^\s*(?:please\s+)?(?:name|list))\s+"
+    rf"|(?:\bnames?\s+of|{NAME_REQUEST})\s+"
     r"(?:(?:the|these|those|all|both|each|(?-i:[A-Z][\w-]*)|[a-z]+ty|two|three|four|five)\s+)*([a-z]+)"
     r"|\b(?!(?:the|their|its|whose|what|which|these|those)\b)([a-z]+)\s+names\b",
     re.I,
@@ -79,7 +81,7 @@ FOCUS = re.compile(
 # "the names of", "Name ...", "compare": what kind of answer is asked for, not words the answer holds
 # ("the ships named in the report").
 ASKED_FORM = re.compile(
-    r"\bnames?\b(?:\s+of\b)?|^\s*(?:please\s+)?(?:name|list)\b"
+    rf"\bnames?\b(?:\s+of\b)?|{NAME_REQUEST}\b"
     r"|\b(?:compared?|comparing|comparison|differ|differs|differences?|(?:dis)?agree[sd]?|contrast)\b"
     r"|\btwo\s+(?:articles?|reports?|stories|documents?|texts?|sources?)\b",
     re.I,
