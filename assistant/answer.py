@@ -29,9 +29,14 @@ OPENING_WORDS = 8
 SEMANTIC_CANDIDATES = 12  # sentences re-scored with embeddings, chosen by word overlap first
 LEXICAL_WEIGHT = 0.55
 # A figure, in digits or in words ("three Russian ships", "hundreds of thousands of shells").
-NUMBER = re.compile(
-    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
-    r"hundreds?|thousands?|millions?|billions?|dozens?|half|twice)\b",
+FIGURE = (
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundreds?|thousands?|millions?|billions?|dozens?|half|twice)\b"
+)
+NUMBER = re.compile(FIGURE, re.IGNORECASE)
+# "How many containers were loaded?": the thing counted, which the figure should be a count of.
+COUNTED = re.compile(
+    r"\bhow\s+(?:many|much)\s+(?:[\w-]+\s+){0,2}?([a-z]+)\s+(?:is|are|was|were|did|does|do|has|have|had)\b",
     re.IGNORECASE,
 )
 # A date's figures are no count: "on January 2" does not answer "how many".
@@ -194,7 +199,16 @@ def answer_type_bonus(question: str, sentence: str, defines: bool | None = None)
     if q.startswith("when") or re.search(r"\b(what|which) (date|day|month|year)\b", q):
         return 0.08 if DATE.search(sentence) else -0.1
     if re.search(r"\bhow (many|much|far|long|old)\b|\bwhat (number|percentage|share)\b", q):
-        return 0.08 if NUMBER.search(DATED.sub(" ", sentence)) else -0.1
+        figures = DATED.sub(" ", sentence)
+        if not NUMBER.search(figures):
+            return -0.1
+        counted = COUNTED.search(question)
+        if counted is None:
+            return 0.08
+        # "three Russian ships ... loading containers" holds a figure, but not one of containers.
+        word = counted.group(1).lower()
+        prefix = os.path.commonprefix([word, stem(word)])
+        return 0.08 if re.search(rf"(?i:(?:{FIGURE})[\w,.]*\s+(?:[\w'ʼ-]+\s+){{0,2}}?{prefix})", figures) else 0.02
     if defines is None:
         defines = defines_asked_name(question, sentence)
     if defines:

@@ -230,6 +230,10 @@ def test_a_figure_in_words_answers_how_many() -> None:
     assert answer_type_bonus(question, "Images show three Russian ships docked at Najin.") > 0
     assert answer_type_bonus(question, "Hundreds of containers were loaded.") > 0
     assert answer_type_bonus(question, "The ships were docked at Najin.") < 0
+    # A figure of the thing counted beats a figure of something else.
+    containers = "How many containers were delivered?"
+    of_containers = answer_type_bonus(containers, "Two cargo ships delivered several hundred containers.")
+    assert of_containers > answer_type_bonus(containers, "Images show three Russian ships loading containers.") > 0
 
 
 def test_a_sentence_that_defines_the_name_asked_about_ranks_first() -> None:
