@@ -83,12 +83,14 @@ FOCUS = re.compile(
     r"|\b(?!(?:the|their|its|whose|what|which|these|those)\b)([a-z]+)\s+names\b",
     re.I,
 )
-# "the names of", "Name ...", "compare": what kind of answer is asked for, not words the answer holds
+# "the names of", "Name ...", "compare", "how far": what kind of answer is asked for, not words the answer holds
 # ("the ships named in the report").
 ASKED_FORM = re.compile(
     rf"\bnames?\b(?:\s+of\b)?|{NAME_REQUEST}\b"
     r"|\b(?:compared?|comparing|comparison|differ|differs|differences?|(?:dis)?agree[sd]?|contrast)\b"
-    r"|\btwo\s+(?:articles?|reports?|stories|documents?|texts?|sources?)\b",
+    r"|\btwo\s+(?:articles?|reports?|stories|documents?|texts?|sources?)\b"
+    # "How far ...?" asks for a distance, whatever else is far ("the Far East")
+    r"|\bhow\s+far\b",
     re.I,
 )
 # "Who is Pranay Vaddi?", "What is RUSI?", "What position does Pranay Vaddi hold?": a sentence that

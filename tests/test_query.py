@@ -88,6 +88,10 @@ def test_a_follow_up_about_the_last_answer_reads_its_passages(bot: Assistant) ->
     assert_citations_exact(bot, when)
     assert chat.ask("Why?").abstained  # no words to find a reason by
     assert bot.ask("When did that happen?").abstained  # outside a conversation it points at nothing
+    chat = bot.chat()
+    assert "Tikhoretsk" in chat.ask("Where did the containers end up?").text
+    far = chat.ask("How far is that from Ukraine?")  # a distance, not the "Far East" of the Najin sentence
+    assert "200 km" in far.text and "Far East" not in far.text
 
 
 def test_tell_me_more_does_not_repeat_the_last_answer(bot: Assistant) -> None:
