@@ -50,6 +50,14 @@ DATE = re.compile(
     r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|today|last (week|month|year))\b",
     re.IGNORECASE,
 )
+# Verbs a text says otherwise ("give" is "has provided", "take" is "captured"): a sentence's score
+# weighs them at most this much, though the passages must still hold them to lower the bar for answering.
+LIGHT_VERBS = frozenset(
+    stem(w) for w in "give gave given get got gotten make made take took taken put keep kept send sent bring brought".split()
+)
+LIGHT_IDF = 0.5
+# A photo credit: "Images source: © Getty Images | 2023 Anadolu Agency".
+CREDIT = re.compile(r"©|\b(?:images?|photos?|pictures?)\s+(?:source|credits?)\s*:", re.IGNORECASE)
 # "..., and when ...", "... and who ...": a second question joined to the first.
 COMPOUND = re.compile(r"(?:,\s*|\s+)and\s+(?=(?:who|what|when|where|which|how|why)\b)", re.IGNORECASE)
 NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'ʼ-]+")
@@ -199,7 +207,8 @@ def answer_type_bonus(question: str, sentence: str, defines: bool | None = None)
     whether the sentence defines the name asked about, when the caller has already found out."""
     q = question.lower()
     if q.startswith("when") or re.search(r"\b(what|which) (date|day|month|year)\b", q):
-        return 0.08 if DATE.search(sentence) else -0.1
+        # A credit's year ("© Getty Images | 2023") dates the licence, not what the picture shows.
+        return 0.08 if DATE.search(sentence) and not CREDIT.search(sentence) else -0.1
     if re.search(r"\bhow (many|much|far|long|old)\b|\bwhat (number|percentage|share)\b", q):
         figures = DATED.sub(" ", sentence)
         if not NUMBER.search(figures):
@@ -259,9 +268,9 @@ def asked_terms(question: str) -> set[str]:
     return set(content_terms(ASKED_FORM.sub(" ", question)))
 
 
-def coverage_of(terms: set[str], weights: TermWeights) -> Callable[[frozenset[str]], float]:
-    """IDF-weighted share of `terms` that a sentence holds."""
-    idf = {t: weights.idf(t) for t in terms}
+def coverage_of(terms: set[str], weights: TermWeights, light: bool = False) -> Callable[[frozenset[str]], float]:
+    """IDF-weighted share of `terms` that a sentence holds; `light`: LIGHT_VERBS weigh little."""
+    idf = {t: min(weights.idf(t), LIGHT_IDF) if light and t in LIGHT_VERBS else weights.idf(t) for t in terms}
     total = sum(idf.values())
     return lambda found: sum(idf[t] for t in found & idf.keys()) / total if total else 0.0
 
@@ -273,7 +282,7 @@ def score_sentences(
     history_terms = set(content_terms(context)) - question_terms
     if not (question_terms or history_terms) or not sentences:
         return []
-    of_question = coverage_of(question_terms, weights)
+    of_question = coverage_of(question_terms, weights, light=True)
     of_history = coverage_of(history_terms, weights)
     # The question's own words lead; the history only says what "they" or "it" refer to.
     history_share = 0.0 if not history_terms else (0.3 if question_terms else 1.0)

@@ -43,6 +43,9 @@ def assert_citations_exact(bot: Assistant, answer: Answer) -> None:
         # "how many" asks for a figure ("many" is no word the answer holds); "the names of" for names.
         ("How many ships did the photos show?", "three Russian ships", UK_DOC),
         ("What were the names of the ships?", "Maja, Angara, and Maria", UK_DOC),
+        # "give", "take": verbs the corpus says otherwise ("has provided") weigh little.
+        ("What did Britain give the UN?", "satellite photos", BRITAIN_DOC),
+        ("When were the images taken?", "From September to December", BRITAIN_DOC),
         # About the article itself: its byline and dateline, cited where the text states them.
         ("Who is the author?", "Liza Brovko", BRITAIN_DOC),
         ("Who wrote the article about Britain giving the UN photos of North Korean supplies?", "Liza Brovko", BRITAIN_DOC),
@@ -123,6 +126,7 @@ def test_streaming_gives_pieces_then_the_complete_answer(bot: Assistant) -> None
         "How old is Kim Jong Un?",
         "How many missiles did Ukraine shoot down in January?",  # a date's figures are no count
         "Who wrote the article about the UK satellite images?",  # it has no byline; its headline is no author
+        "Which satellite company took the images?",  # "took" weighs little, but not nothing
     ],
 )
 def test_questions_the_corpus_cannot_answer(bot: Assistant, question: str) -> None:
@@ -238,6 +242,14 @@ def test_a_figure_in_words_answers_how_many() -> None:
     containers = "How many containers were delivered?"
     of_containers = answer_type_bonus(containers, "Two cargo ships delivered several hundred containers.")
     assert of_containers > answer_type_bonus(containers, "Images show three Russian ships loading containers.") > 0
+
+
+def test_a_credits_year_does_not_say_when() -> None:
+    from assistant.answer import answer_type_bonus
+
+    question = "When were the images taken?"
+    assert answer_type_bonus(question, "Images source: © Getty Images | 2023 Anadolu Agency") < 0  # the licence's year
+    assert answer_type_bonus(question, "Images from September to December show the ships.") > 0
 
 
 def test_a_sentence_that_defines_the_name_asked_about_ranks_first() -> None:
