@@ -19,6 +19,7 @@ from assistant.config import Settings
 from assistant.documents import SUPPORTED_SUFFIXES, LoadResult, Problem, SourceDocument, load_corpus
 from assistant.embeddings import embed_model_name, load_embed_model
 from assistant.errors import CorpusError, IndexStateError
+from assistant.keyword import all_chunks, build_keyword_index, term_stats_current, write_term_stats
 from assistant.store import BuildSettings, IndexDir
 from assistant.tokens import encoding
 from assistant.vectors import SentenceVectors
@@ -165,6 +166,8 @@ def _sync(
     complete = index.exists() and index.bm25_dir.exists() and SentenceVectors.present(index.path)
     if complete and not (report.added or report.updated or report.removed):
         report.chunks = index.manifest().get("chunks", 0)
+        if not term_stats_current(index):
+            write_term_stats(index, all_chunks(index))
         return report  # nothing to embed: skip loading the model
 
     model = load_embed_model(settings)
@@ -183,8 +186,6 @@ def _sync(
         )
         pipeline.run(documents=documents, show_progress=show)
         index.persist_docstore(docstore)
-        from assistant.keyword import build_keyword_index
-
         report.chunks = build_keyword_index(index, embed)
         index.write_manifest(build, documents=len(documents), chunks=report.chunks)
     except OSError as exc:

@@ -21,6 +21,7 @@ from assistant.vectors import Embed, SentenceVectors
 
 PAGE = 5000
 TERMS = "terms.json"
+TERMS_VERSION = 2  # 2: irregular verb forms counted under their base ("grew" as "grow")
 SENTENCES_DIR = "bm25-sentences"
 SENTENCE_CHUNKS = "chunk_starts.npy"  # index of each chunk's first sentence
 
@@ -98,18 +99,31 @@ def load_sentence_index(index: IndexDir) -> tuple[Any, Any]:
         raise IndexStateError(f"sentence index at {folder} is unreadable ({exc}); run `assistant ingest --rebuild`") from None
 
 
-def write_term_stats(index: IndexDir, nodes: list[TextNode]) -> None:
+def term_stats(nodes: list[TextNode]) -> dict[str, Any]:
     """Chunk frequency of every content term, for weighting question words when answering."""
     df: Counter[str] = Counter()
     for node in nodes:
         df.update(set(content_terms(node.get_content(metadata_mode=MetadataMode.EMBED))))
-    path = index.path / TERMS
-    path.write_text(json.dumps({"chunks": len(nodes), "df": df}), encoding="utf-8")
+    return {"version": TERMS_VERSION, "chunks": len(nodes), "df": df}
+
+
+def write_term_stats(index: IndexDir, nodes: list[TextNode]) -> None:
+    (index.path / TERMS).write_text(json.dumps(term_stats(nodes)), encoding="utf-8")
+
+
+def term_stats_current(index: IndexDir) -> bool:
+    try:
+        return json.loads((index.path / TERMS).read_text(encoding="utf-8")).get("version") == TERMS_VERSION
+    except (OSError, ValueError):
+        return False
 
 
 def load_term_stats(index: IndexDir) -> tuple[dict[str, int], int]:
     try:
         data = json.loads((index.path / TERMS).read_text(encoding="utf-8"))
+        if data.get("version") != TERMS_VERSION:
+            # Counted by an older tokenizer: count again from the chunks (the next ingest writes them).
+            data = term_stats(all_chunks(index))
         return data["df"], data["chunks"]
     except (OSError, ValueError, KeyError) as exc:
         raise IndexStateError(f"term statistics at {index.path / TERMS} are unreadable ({exc}); run `assistant ingest --rebuild`") from None

@@ -6,6 +6,7 @@ import re
 from functools import lru_cache
 
 import Stemmer
+from lemminflect import getAllLemmas
 
 WORD = re.compile(r"\w\w+|\d", re.UNICODE)
 # A sentence ends after . ! ? and any closing quotes/brackets, before white space; or at a line break.
@@ -31,9 +32,21 @@ def stem(word: str) -> str:
     return _stemmer().stemWord(word)
 
 
+@lru_cache(maxsize=65536)
+def base_form(word: str) -> str:
+    """'grew' -> 'grow', 'gave' -> 'give': an irregular verb form, which no stemmer joins to its base. A form
+    that is also a word of its own ('found', 'left', 'shot', 'saw') stays as it is."""
+    lemmas = getAllLemmas(word)
+    verbs = lemmas.get("VERB", ())
+    if not verbs or any(word in forms for forms in lemmas.values()):
+        return word
+    return verbs[0]
+
+
 def content_terms(text: str) -> list[str]:
-    """Lower-cased, stemmed words without stopwords, in order (duplicates kept)."""
-    return [stem(w) for w in (m.group(0).lower() for m in WORD.finditer(text)) if w not in STOPWORDS]
+    """Lower-cased, stemmed words without stopwords, irregular verbs in their base form, in order
+    (duplicates kept)."""
+    return [stem(base_form(w)) for w in (m.group(0).lower() for m in WORD.finditer(text)) if w not in STOPWORDS]
 
 
 def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:

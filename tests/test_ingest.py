@@ -16,7 +16,7 @@ from assistant.config import load_settings
 from assistant.documents import load_corpus
 from assistant.errors import CorpusError, IndexBusyError, IndexMismatchError
 from assistant.ingest import ingest
-from assistant.keyword import all_chunks
+from assistant.keyword import TERMS, all_chunks, load_term_stats
 from assistant.store import IndexDir
 from conftest import BRITAIN_DOC, ROOT, UK_DOC, copy_corpus, write_word_file
 
@@ -77,6 +77,15 @@ def test_rerun_does_not_embed(corpus: Path, tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setattr(ingest_module, "load_embed_model", no_embedding)
     report = ingest(settings, progress=False)
     assert (report.added, report.unchanged) == (0, 2)
+
+    # Term counts from an older tokenizer (before "grew" counted as "grow") are counted again, not embedded.
+    terms = settings.index_dir / TERMS
+    fresh = json.loads(terms.read_text(encoding="utf-8"))
+    old = {"chunks": fresh["chunks"], "df": {**fresh["df"], "stale": 1}}
+    terms.write_text(json.dumps(old), encoding="utf-8")
+    assert "stale" not in load_term_stats(IndexDir(settings.index_dir))[0]  # counted again when read
+    ingest(settings, progress=False)
+    assert json.loads(terms.read_text(encoding="utf-8")) == fresh  # and written again by the next ingest
 
 
 def test_edit_and_delete_are_synced(corpus: Path, tmp_path: Path) -> None:
