@@ -16,12 +16,17 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 from assistant.errors import IndexStateError
 from assistant.store import IndexDir
-from assistant.text import content_terms, sentence_spans
+from assistant.text import WORD_PATTERN, content_terms, sentence_spans
 from assistant.vectors import Embed, SentenceVectors
 
 PAGE = 5000
 TERMS = "terms.json"
-TERMS_VERSION = 2  # 2: irregular verb forms counted under their base ("grew" as "grow")
+TERMS_VERSION = 3  # 2: irregular verb forms counted under their base ("grew" as "grow"); 3: "Russiaʼs" as "Russia"
+# The words both BM25 indexes hold, kept beside them (llama-index does not persist it) so that an index is
+# queried with the pattern it was built with; older indexes were built with bm25s's default.
+TOKEN_PATTERN = "(?u)" + WORD_PATTERN
+TOKENIZER = "tokenizer.json"
+OLD_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 SENTENCES_DIR = "bm25-sentences"
 SENTENCE_CHUNKS = "chunk_starts.npy"  # index of each chunk's first sentence
 
@@ -52,9 +57,11 @@ def build_keyword_index(index: IndexDir, embed: Embed) -> int:
         return 0
     # Every chunk is scored (retrieve.py ranks them all); a top k above the chunk count only makes it log a warning.
     retriever = BM25Retriever.from_defaults(
-        nodes=nodes, stemmer=Stemmer.Stemmer("english"), language="english", similarity_top_k=min(len(nodes), 10)
+        nodes=nodes, stemmer=Stemmer.Stemmer("english"), language="english", similarity_top_k=min(len(nodes), 10),
+        token_pattern=TOKEN_PATTERN,
     )
     retriever.persist(str(index.bm25_dir), show_progress=False)
+    (index.bm25_dir / TOKENIZER).write_text(json.dumps({"token_pattern": TOKEN_PATTERN}), encoding="utf-8")
     sentences = build_sentence_index(index, nodes, retriever.stemmer)
     SentenceVectors.build(index.path, sentences, embed)
     write_term_stats(index, nodes)
@@ -78,7 +85,8 @@ def build_sentence_index(index: IndexDir, nodes: list[TextNode], stemmer: Any) -
         starts.append(len(sentences))
         sentences += chunk_sentences(node.text)
     model = bm25s.BM25()
-    model.index(bm25s.tokenize(sentences, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False)
+    tokens = bm25s.tokenize(sentences, stopwords="en", stemmer=stemmer, token_pattern=TOKEN_PATTERN, show_progress=False)
+    model.index(tokens, show_progress=False)
     folder = index.path / SENTENCES_DIR
     model.save(str(folder))
     np.save(folder / SENTENCE_CHUNKS, np.asarray(starts, dtype=np.int64))
@@ -133,6 +141,10 @@ def load_keyword_index(index: IndexDir) -> Any:
     from llama_index.retrievers.bm25 import BM25Retriever
 
     try:
-        return BM25Retriever.from_persist_dir(str(index.bm25_dir), show_progress=False)
+        retriever = BM25Retriever.from_persist_dir(str(index.bm25_dir), show_progress=False)
+        tokenizer = index.bm25_dir / TOKENIZER
+        built = json.loads(tokenizer.read_text(encoding="utf-8")) if tokenizer.exists() else {}
+        retriever.token_pattern = built.get("token_pattern", OLD_TOKEN_PATTERN)
+        return retriever
     except (OSError, ValueError, KeyError) as exc:
         raise IndexStateError(f"keyword index at {index.bm25_dir} is unreadable ({exc}); run `assistant ingest --rebuild`") from None

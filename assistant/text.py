@@ -8,7 +8,10 @@ from functools import lru_cache
 import Stemmer
 from lemminflect import getAllLemmas
 
-WORD = re.compile(r"\w\w+|\d", re.UNICODE)
+# Two or more word characters, split at "ʼ" (U+02BC), which Unicode counts as a letter but texts use as an
+# apostrophe ("Russiaʼs" is "Russia" + "s").
+WORD_PATTERN = r"[^\Wʼ]{2,}"
+WORD = re.compile(WORD_PATTERN + r"|\d", re.UNICODE)
 # A sentence ends after . ! ? and any closing quotes/brackets, before white space; or at a line break.
 SENTENCE_END = re.compile(r"(?<=[.!?])(?:[\"'”’)\]]*)(?=\s)|(?=\n)")
 ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "jr", "sr", "vs", "u.s", "u.k", "no", "inc", "ltd", "co", "gen", "lt", "col", "sgt", "e.g", "i.e", "etc", "jan", "feb", "aug", "sept", "oct", "nov", "dec"}

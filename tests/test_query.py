@@ -231,6 +231,14 @@ def test_irregular_verbs_match_their_base_form() -> None:
     assert content_terms("found left shot") == ["found", "left", "shot"]
 
 
+def test_a_letter_apostrophe_splits_words(bot: Assistant) -> None:
+    from assistant.text import content_terms
+
+    # "ʼ" (U+02BC) is a letter to Unicode and an apostrophe in the Britain article: "Russiaʼs" is Russia's.
+    assert content_terms("Russiaʼs use of Pyongyangʼs missiles") == content_terms("Russia's use of Pyongyang's missiles")
+    assert "russia" in bot.retriever.tokens("Russiaʼs use")
+
+
 def test_subheadings_that_are_questions_are_never_answers() -> None:
     from assistant.answer import split_sentences
     from assistant.types import Passage
