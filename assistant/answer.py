@@ -442,6 +442,9 @@ class ExtractiveAnswerer:
             # "..., and where were fragments of them found?": a later part's "them" is in the earlier parts.
             part_context = " ".join([context, *parts[:i]]).strip() if i and is_followup(part) else context
             scored = score_sentences(part, part_context, sentences, self.weights, self.embed)
+            if context and not own_terms(part) and part.lower().startswith("when"):
+                # "When did he say it?" about a sentence without a date: the date, if any, is in another one.
+                scored = [x for x in scored if answer_type_bonus(part, x.sentence.text) > 0]
             # A compound question gets the best sentence for each part; a part the corpus does not answer is left out.
             min_support = self.abstention.min_support(part, passage_terms, self.weights)
             picked = choose(scored, min_support, bool(EACH_DOCUMENT.search(question)))

@@ -24,7 +24,7 @@ SHORT_QUESTION_TERMS = 2  # "And Maria?" leans on the history; "When does the fe
 # "When did that happen?", "Who said so?": a when/where/who follow-up with no words of its own (beyond
 # "happen") asks about what the last answer said, not about the earlier questions.
 ASKS_FACT = re.compile(r"(?:when|where|who|whom|whose)\b", re.IGNORECASE)
-EMPTY_TERMS = frozenset(stem(word) for word in ("happen", "occur", "take", "took", "place"))
+EMPTY_TERMS = frozenset(stem(word) for word in ("happen", "occur", "take", "place"))  # "took" reads as "take"
 
 
 # "Tell me more", "What else?", "Go on": the same subject, less what the last answer already quoted.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -97,6 +98,10 @@ def test_a_follow_up_about_the_last_answer_reads_its_passages(bot: Assistant) ->
     assert "Tikhoretsk" in chat.ask("Where did the containers end up?").text
     far = chat.ask("How far is that from Ukraine?")  # a distance, not the "Far East" of the Najin sentence
     assert "200 km" in far.text and "Far East" not in far.text
+    chat = bot.chat()
+    assert "nuclear deterrence" in chat.ask("What did Pranay Vaddi warn about?").text
+    when = chat.ask("When did he say it?")  # the warning's sentence holds no date: not quoted again as if it did
+    assert when.abstained or re.search(r"\b(?:19|20)\d\d\b|January|week", when.text), when.text
 
 
 def test_tell_me_more_does_not_repeat_the_last_answer(bot: Assistant) -> None:
