@@ -237,10 +237,13 @@ def answer_type_bonus(question: str, sentence: str, defines: bool | None = None)
 def defines_asked_name(question: str, sentence: str) -> bool:
     """'Pranay Vaddi, the Director for ...', '... Institute (RUSI)', 'Kremlin spokesperson Dmitry Peskov' for
     'Who is Pranay Vaddi?', 'What is RUSI?', 'Who is Dmitry Peskov?'."""
-    asked = next((m for m in (p.match(question.strip()) for p in DEFINITION_ASKED) if m), None)
+    typed = question.strip()
+    # Typed all in lower case ("who is pranay vaddi"): its words may be the name; names match in any case.
+    typed = typed.title() if typed == typed.lower() else typed
+    asked = next((m for m in (p.match(typed) for p in DEFINITION_ASKED) if m), None)
     if asked is None:
         return False
-    name = re.escape(asked.group("name").rstrip("."))  # "Tell me about RUSI."
+    name = rf"(?i:{re.escape(asked.group('name').rstrip('.'))})"  # "Tell me about RUSI."
     defines = (
         rf"\({name}\)|\b{name},\s+(?:the|a|an)\b|\b{name}\s+(?:is|are|was|were)\s+(?:the|a|an)\b"
         # "Kremlin spokesperson Dmitry Peskov", "the head of the Ukrainian intelligence Kyrylo Budanov"

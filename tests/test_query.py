@@ -39,6 +39,7 @@ def assert_citations_exact(bot: Assistant, answer: Answer) -> None:
         # A sentence that defines the name ("X, a ...", "... (X)") rather than one that merely mentions it.
         ("What is Oboronlogistika?", "shipping company owned by the Russian Ministry of Defense", UK_DOC),
         ("what is RUSI", "Royal Defense Research Institute (RUSI)", BRITAIN_DOC),
+        ("what is oboronlogistika", "shipping company owned by the Russian Ministry of Defense", UK_DOC),  # all lower case
         ("Tell me about RUSI.", "Royal Defense Research Institute (RUSI)", BRITAIN_DOC),
         ("Tell me about Oboronlogistika", "shipping company owned by the Russian Ministry of Defense", UK_DOC),
         # "how many" asks for a figure ("many" is no word the answer holds); "the names of" for names.
