@@ -16,6 +16,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from assistant.byline import about_articles, line_asked_for
 from assistant.chat import is_followup, own_terms
@@ -205,8 +206,7 @@ def answer_type_bonus(question: str, sentence: str, defines: bool | None = None)
     whether the sentence defines the name asked about, when the caller has already found out."""
     q = question.lower()
     if q.startswith("when") or re.search(r"\b(what|which) (date|day|month|year)\b", q):
-        # A credit's year ("© Getty Images | 2023") dates the licence, not what the picture shows.
-        return 0.08 if DATE.search(sentence) and not CREDIT.search(sentence) else -0.1
+        return 0.08 if states_a_date(sentence) else -0.1
     if re.search(r"\bhow (many|much|far|long|old)\b|\bwhat (number|percentage|share)\b", q):
         figures = DATED.sub(" ", sentence)
         if not NUMBER.search(figures):
@@ -234,22 +234,34 @@ def answer_type_bonus(question: str, sentence: str, defines: bool | None = None)
     return 0.0
 
 
+def states_a_date(sentence: str) -> bool:
+    # A credit's year ("© Getty Images | 2023") dates the licence, not what the picture shows.
+    return bool(DATE.search(sentence)) and not CREDIT.search(sentence)
+
+
 def defines_asked_name(question: str, sentence: str) -> bool:
     """'Pranay Vaddi, the Director for ...', '... Institute (RUSI)', 'Kremlin spokesperson Dmitry Peskov' for
     'Who is Pranay Vaddi?', 'What is RUSI?', 'Who is Dmitry Peskov?'."""
+    defines = definition_of_asked_name(question)
+    return bool(defines and defines.search(sentence))
+
+
+@lru_cache(maxsize=256)
+def definition_of_asked_name(question: str) -> re.Pattern[str] | None:
+    """What a sentence that defines the name the question asks about looks like; None when it asks no such
+    thing. Once per question, as every candidate sentence is tried against it."""
     typed = question.strip()
     # Typed all in lower case ("who is pranay vaddi"): its words may be the name; names match in any case.
     typed = typed.title() if typed == typed.lower() else typed
     asked = next((m for m in (p.match(typed) for p in DEFINITION_ASKED) if m), None)
     if asked is None:
-        return False
+        return None
     name = rf"(?i:{re.escape(asked.group('name').rstrip('.'))})"  # "Tell me about RUSI."
-    defines = (
+    return re.compile(
         rf"\({name}\)|\b{name},\s+(?:the|a|an)\b|\b{name}\s+(?:is|are|was|were)\s+(?:the|a|an)\b"
         # "Kremlin spokesperson Dmitry Peskov", "the head of the Ukrainian intelligence Kyrylo Budanov"
         rf"|\b(?:{ROLES})(?:\s+(?:of|for|at)(?:\s+[\w'ʼ-]+){{1,4}}?)?\s+{name}\b"
     )
-    return bool(re.search(defines, sentence))
 
 
 def is_headline(sentence: str, title: str) -> bool:
@@ -445,7 +457,7 @@ class ExtractiveAnswerer:
             scored = score_sentences(part, part_context, sentences, self.weights, self.embed)
             if context and not own_terms(part) and part.lower().startswith("when"):
                 # "When did he say it?" about a sentence without a date: the date, if any, is in another one.
-                scored = [x for x in scored if answer_type_bonus(part, x.sentence.text) > 0]
+                scored = [x for x in scored if states_a_date(x.sentence.text)]
             # A compound question gets the best sentence for each part; a part the corpus does not answer is left out.
             min_support = self.abstention.min_support(part, passage_terms, self.weights)
             picked = choose(scored, min_support, bool(EACH_DOCUMENT.search(question)))
