@@ -119,16 +119,20 @@ def write_term_stats(index: IndexDir, nodes: list[TextNode]) -> None:
     (index.path / TERMS).write_text(json.dumps(term_stats(nodes)), encoding="utf-8")
 
 
+def stored_term_stats(index: IndexDir) -> dict[str, Any]:
+    return json.loads((index.path / TERMS).read_text(encoding="utf-8"))
+
+
 def term_stats_current(index: IndexDir) -> bool:
     try:
-        return json.loads((index.path / TERMS).read_text(encoding="utf-8")).get("version") == TERMS_VERSION
+        return stored_term_stats(index).get("version") == TERMS_VERSION
     except (OSError, ValueError):
         return False
 
 
 def load_term_stats(index: IndexDir) -> tuple[dict[str, int], int]:
     try:
-        data = json.loads((index.path / TERMS).read_text(encoding="utf-8"))
+        data = stored_term_stats(index)
         if data.get("version") != TERMS_VERSION:
             # Counted by an older tokenizer: count again from the chunks (the next ingest writes them).
             data = term_stats(all_chunks(index))
