@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from assistant.byline import about_articles, line_asked_for
+from assistant.byline import Followed, about_articles, line_asked_for
 from assistant.chat import is_followup, own_terms
 from assistant.text import content_terms, sentence_spans, stem
 from assistant.types import Answer, Citation, Passage
@@ -145,10 +145,12 @@ class Scored:
 class Scope:
     """What an answer draws on besides the question's passages: `overview`, the passages are the documents'
     openings and the question asks what they are about; `exclude`, (doc_id, start, end) of sentences the last
-    answer quoted, which "Tell me more" does not want again."""
+    answer quoted, which "Tell me more" does not want again; `last`, what the last turn was about, which
+    "the other article" is not."""
 
     overview: bool = False
     exclude: frozenset[tuple[str, int, int]] = frozenset()
+    last: Followed = Followed()
 
 
 class TermWeights:
@@ -431,7 +433,7 @@ class ExtractiveAnswerer:
         if scope.overview:
             openings = opening_sentences(passages)
             return compose(question, openings, passages) if openings else abstain(question, passages)
-        lines = about_articles(question, passages)
+        lines = about_articles(question, passages, scope.last)
         if lines:
             found = []
             for passage, start, end in lines:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from assistant.answer import Abstention, ExtractiveAnswerer, Scope, TermWeights
+from assistant.byline import followed
 from assistant.chat import Chat, quoted_before, resolve_followup
 from assistant.config import Settings, load_settings
 from assistant.embeddings import load_embed_model, one_thread
@@ -179,7 +180,11 @@ class Assistant:
             openings = self.retriever.openings(OVERVIEW_DOCUMENTS) if asks_for_overview(question) else None
             passages = openings or self.retriever.retrieve(standalone, k or self.settings.top_k)
         retrieved_ms = (time.perf_counter() - started) * 1000
-        scope = Scope(overview=openings is not None, exclude=quoted_before(question, previous))
+        scope = Scope(
+            overview=openings is not None,
+            exclude=quoted_before(question, previous),
+            last=followed(previous),
+        )
         if llm:
             pieces = llm.stream(question, standalone, context, passages, self.extractive, scope)
         else:

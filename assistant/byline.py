@@ -7,17 +7,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from assistant.text import content_terms
-from assistant.types import Passage
+from assistant.types import Answer, Passage
 
 HEAD = 1200  # characters from the start of a document where bylines and datelines are looked for
 MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?)"
 # "the article", "the UK article", "the two articles", "it"; not "the UN report", a report the news is about.
 ARTICLE = (
     r"(?:(?:[\w'ʼ-]+\s+){0,3}?(?:articles?|stor(?:y|ies)|pieces?)|reports?|texts?"
+    r"|(?:other|first|second|third|fourth|fifth|last)\s+one"
     r"|it(?!\s+(?:is|was|would|will|has|had)\b))"
 )
+# "the second article", "the last one": retrieval ranks passages, it does not order articles, so which one is
+# meant is unknown. "The other article" is known when exactly one retrieved article is not the one last cited.
+ORDINAL = re.compile(r"\b(?:first|second|third|fourth|fifth|last)\s+(?:article|story|piece|one)\b", re.IGNORECASE)
+OTHER = re.compile(r"\bother\s+(?:articles?|stor(?:y|ies)|pieces?|ones?)\b", re.IGNORECASE)
 DETERMINER = r"(?:the |this |that |these |those |both |each |all )?"
 PLURAL = re.compile(
     r"\b(?:articles|reports|stories|pieces|texts|these|those|both|each|all|which)\b", re.IGNORECASE
@@ -49,20 +55,42 @@ DATELINE = re.compile(
 )
 
 
+@dataclass(frozen=True)
+class Followed:
+    """The turn a question follows: the documents its answer `cited`, and whether it `asked_other`, i.e.
+    was itself about "the other article"."""
+
+    cited: frozenset[str] = frozenset()
+    asked_other: bool = False
+
+
+def followed(previous: Answer | None) -> Followed:
+    if previous is None:
+        return Followed()
+    return Followed(frozenset(c.doc_id for c in previous.citations), bool(OTHER.search(previous.question)))
+
+
 def line_asked_for(question: str) -> re.Pattern[str] | None:
     """BYLINE for "who wrote the article", DATELINE for "when was it published", else None."""
     return BYLINE if AUTHOR_QUESTION.search(question) else DATELINE if DATE_QUESTION.search(question) else None
 
 
-def about_articles(question: str, passages: Sequence[Passage]) -> list[tuple[Passage, int, int]]:
+def about_articles(question: str, passages: Sequence[Passage], last: Followed = Followed()) -> list[tuple[Passage, int, int]]:
     """(passage, start, end) of the byline or dateline that answers a question about an article: the one whose
     title or outlet the question names, else the best-ranked; for "the articles", "both", each retrieved
-    article's that has one. start/end are offsets in the document."""
+    article's that has one; for "the other article", the retrieved one(s) that the `last` turn was not about.
+    start/end are offsets in the document."""
     pattern = line_asked_for(question)
-    if pattern is None or not passages:
+    if pattern is None or not passages or ORDINAL.search(question):
         return []
     docs = list(dict.fromkeys(p.doc_id for p in passages))  # in rank order
-    if not PLURAL.search(question):
+    other = OTHER.search(question)
+    if other:
+        # "When was the other article published?", then "Who wrote the other one?": the same article again.
+        docs = [doc for doc in docs if (doc in last.cited) == last.asked_other] if last.cited else []
+        if len(docs) != 1 and not other.group(0).lower().endswith("s"):
+            return []
+    elif not PLURAL.search(question):
         asked = set(content_terms(question))
         named = {p.doc_id: len(asked & set(content_terms(f"{p.title} {p.source}"))) for p in passages}
         docs = [max(docs, key=lambda doc: named[doc])]  # the first of equals: the best-ranked

@@ -314,7 +314,7 @@ class LLMAnswerer:
     ) -> Iterator[str | Answer]:
         # The extractive answerer reads the question with its history (as in extractive mode).
         found = extractive.answer(question, context, passages, scope)
-        if about_articles(question, passages):
+        if about_articles(question, passages, scope.last):
             # Who wrote it / when it was published: the byline or dateline itself is the answer; a
             # rewording of a one-line span cannot be checked against it by overlap or embedding.
             found.mode = self.mode

@@ -374,6 +374,21 @@ def test_a_question_about_both_articles_cites_each_of_them(bot: Assistant) -> No
     assert all("Angara" in c.text for c in names.citations), names.text
 
 
+def test_the_other_article_is_the_one_the_last_answer_did_not_cite(bot: Assistant) -> None:
+    chat = bot.chat()
+    assert "Liza Brovko" in chat.ask("Who wrote the article about Britain giving the UN photos?").text
+    when = chat.ask("When was the other article published?")
+    assert "January 22, 2024" in when.text and {c.doc_id for c in when.citations} == {UK_DOC}
+    # Still that article: it has no byline, so not the first article's author.
+    assert chat.ask("Who wrote the other one?").abstained
+    chat = bot.chat()
+    chat.ask("When was the UK article published?")
+    assert "Liza Brovko" in chat.ask("Who wrote the other article?").text
+    # Nothing to be other than; and retrieval ranks passages, it does not number articles.
+    for question in ("Who wrote the other article?", "Who wrote the second article?", "When was the first article published?"):
+        assert bot.ask(question).abstained, question
+
+
 def test_a_misspelt_name_reads_as_the_corpus_spells_it(bot: Assistant) -> None:
     from assistant.spelling import Speller
 
