@@ -97,7 +97,8 @@ ASKED_FORM = re.compile(
     r"|\b(?:compared?|comparing|comparison|differ|differs|differences?|(?:dis)?agree[sd]?|contrast)\b"
     r"|\btwo\s+(?:articles?|reports?|stories|documents?|texts?|sources?)\b"
     # "How far ...?" asks for a distance, whatever else is far ("the Far East")
-    r"|\bhow\s+far\b",
+    r"|\bhow\s+far\b"
+    r"|\b(?:stands?|short)\s+for\b",  # "What does RUSI stand for?": not "North Korea stands accused"
     re.I,
 )
 # "Who is Pranay Vaddi?", "What is RUSI?", "What position does Pranay Vaddi hold?": a sentence that
@@ -109,6 +110,12 @@ DEFINITION_ASKED = (
     re.compile(
         rf"^(?i:what)\s+(?i:position|role|job|title|post)\s+(?i:does|did)\s+{ASKED_NAME}\s+(?i:hold|have)\s*\??$"
     ),
+)
+# An acronym: "What does RUSI stand for?", "What is RUSI short for?": only its expansion answers.
+ACRONYM = rf"(?:the\s+)?(?i:(?:acronym|abbreviation)\s+)?[\"“']?{ASKED_NAME}[\"”']?"
+ACRONYM_ASKED = (
+    re.compile(rf"^(?i:what)\s+(?i:does|do|did)\s+{ACRONYM}\s+(?i:stand\s+for)\s*\??$"),
+    re.compile(rf"^(?i:what)\s+(?i:is|was)\s+{ACRONYM}\s+(?i:short\s+for)\s*\??$"),
 )
 ROLES = (
     "spokesperson|spokesman|spokeswoman|minister|president|director|head|chief|leader|ambassador|secretary|"
@@ -248,17 +255,37 @@ def defines_asked_name(question: str, sentence: str) -> bool:
     return bool(defines and defines.search(sentence))
 
 
+def asked_name(question: str, patterns: Sequence[re.Pattern[str]]) -> str | None:
+    """The name that the first of `patterns` to match the question asks about, as a pattern of any case."""
+    typed = question.strip()
+    # Typed all in lower case ("who is pranay vaddi"): its words may be the name; names match in any case.
+    typed = typed.title() if typed == typed.lower() else typed
+    asked = next((m for m in (p.match(typed) for p in patterns) if m), None)
+    return rf"(?i:{re.escape(asked.group('name').rstrip('.'))})" if asked else None  # "Tell me about RUSI."
+
+
+@lru_cache(maxsize=256)
+def expansion_of_asked_acronym(question: str) -> re.Pattern[str] | None:
+    """'... Institute (RUSI)', '(or RUSI)', 'RUSI (Royal United ...)', 'RUSI or Royal United ...', 'RUSI stands
+    for ...' for 'What does RUSI stand for?'; None when the question asks for no acronym's expansion."""
+    name = asked_name(question, ACRONYM_ASKED)
+    if name is None:
+        return None
+    says = r"(?:stands?|stood|is\s+short|(?:is|was)\s+an?\s+(?:acronym|abbreviation))\s+(?:for|of)\b"
+    return re.compile(
+        rf"\(\s*(?:or\s+)?{name}\s*\)|\b{name}[\"”']?\s*\(\s*[\"“']?[A-Z]|\b{name},?\s+or\s+(?:the\s+)?[A-Z]\w*\s+[A-Z]"
+        # "NATO stands for ...", or further on when a name follows: '"TGIF" block (which ... stood for "Thank ...'
+        rf"|\b{name}[\"”']?\s+{says}|\b{name}\b[^.]{{0,45}}?\b{says}\s+[\"“']?[A-Z]"
+    )
+
+
 @lru_cache(maxsize=256)
 def definition_of_asked_name(question: str) -> re.Pattern[str] | None:
     """What a sentence that defines the name the question asks about looks like; None when it asks no such
     thing. Once per question, as every candidate sentence is tried against it."""
-    typed = question.strip()
-    # Typed all in lower case ("who is pranay vaddi"): its words may be the name; names match in any case.
-    typed = typed.title() if typed == typed.lower() else typed
-    asked = next((m for m in (p.match(typed) for p in DEFINITION_ASKED) if m), None)
-    if asked is None:
+    name = asked_name(question, (*DEFINITION_ASKED, *ACRONYM_ASKED))
+    if name is None:
         return None
-    name = rf"(?i:{re.escape(asked.group('name').rstrip('.'))})"  # "Tell me about RUSI."
     return re.compile(
         rf"\({name}\)|\b{name},\s+(?:the|a|an)\b|\b{name}\s+(?:is|are|was|were)\s+(?:the|a|an)\b"
         # "Kremlin spokesperson Dmitry Peskov", "the head of the Ukrainian intelligence Kyrylo Budanov"
@@ -284,8 +311,12 @@ def asked_terms(question: str) -> set[str]:
 
 
 def coverage_of(terms: set[str], weights: TermWeights, light: bool = False) -> Callable[[frozenset[str]], float]:
-    """IDF-weighted share of `terms` that a sentence holds; `light`: LIGHT_VERBS weigh little."""
-    idf = {t: min(weights.idf(t), LIGHT_IDF) if light and t in LIGHT_VERBS else weights.idf(t) for t in terms}
+    """IDF-weighted share of `terms` that a sentence holds; `light`: LIGHT_VERBS weigh little, and no more than
+    the question's lightest other word ("Who took the photos?" is about photos, however common)."""
+    idf = {t: weights.idf(t) for t in terms}
+    if light:
+        cap = min([LIGHT_IDF, *(v for t, v in idf.items() if t not in LIGHT_VERBS)])
+        idf = {t: min(v, cap) if t in LIGHT_VERBS else v for t, v in idf.items()}
     total = sum(idf.values())
     return lambda found: sum(idf[t] for t in found & idf.keys()) / total if total else 0.0
 
@@ -460,6 +491,9 @@ class ExtractiveAnswerer:
             if context and not own_terms(part) and part.lower().startswith("when"):
                 # "When did he say it?" about a sentence without a date: the date, if any, is in another one.
                 scored = [x for x in scored if states_a_date(x.sentence.text)]
+            expansion = expansion_of_asked_acronym(part)
+            if expansion:
+                scored = [x for x in scored if expansion.search(x.sentence.text)]
             # A compound question gets the best sentence for each part; a part the corpus does not answer is left out.
             min_support = self.abstention.min_support(part, passage_terms, self.weights)
             picked = choose(scored, min_support, bool(EACH_DOCUMENT.search(question)))

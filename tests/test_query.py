@@ -41,12 +41,15 @@ def assert_citations_exact(bot: Assistant, answer: Answer) -> None:
         ("what is RUSI", "Royal Defense Research Institute (RUSI)", BRITAIN_DOC),
         ("what is oboronlogistika", "shipping company owned by the Russian Ministry of Defense", UK_DOC),  # all lower case
         ("Tell me about RUSI.", "Royal Defense Research Institute (RUSI)", BRITAIN_DOC),
+        ("What does RUSI stand for?", "Royal Defense Research Institute (RUSI)", BRITAIN_DOC),
         ("Tell me about Oboronlogistika", "shipping company owned by the Russian Ministry of Defense", UK_DOC),
         # "how many" asks for a figure ("many" is no word the answer holds); "the names of" for names.
         ("How many ships did the photos show?", "three Russian ships", UK_DOC),
         ("What were the names of the ships?", "Maja, Angara, and Maria", UK_DOC),
-        # "give", "take": verbs the corpus says otherwise ("has provided") weigh little.
+        # "give", "take": verbs the corpus says otherwise ("has provided") weigh little, and no more than the
+        # question's other words, however common ("photos"): not "RUSI ... taking others out".
         ("What did Britain give the UN?", "satellite photos", BRITAIN_DOC),
+        ("Who took the photos?", "UK's Defense Intelligence", UK_DOC),
         ("When were the images taken?", "From September to December", BRITAIN_DOC),
         # An irregular verb in the question's form ("write") and the text's ("was written").
         ("What did the Guardian write?", "written by The Guardian", BRITAIN_DOC),
@@ -134,6 +137,7 @@ def test_streaming_gives_pieces_then_the_complete_answer(bot: Assistant) -> None
         "How old is Kim Jong Un?",
         "How many missiles did Ukraine shoot down in January?",  # a date's figures are no count
         "Who wrote the article about the UK satellite images?",  # it has no byline; its headline is no author
+        "What does NK stand for?",  # "NK News" uses it, nothing expands it
     ],
 )
 def test_questions_the_corpus_cannot_answer(bot: Assistant, question: str) -> None:
@@ -265,6 +269,23 @@ def test_a_figure_in_words_answers_how_many() -> None:
     containers = "How many containers were delivered?"
     of_containers = answer_type_bonus(containers, "Two cargo ships delivered several hundred containers.")
     assert of_containers > answer_type_bonus(containers, "Images show three Russian ships loading containers.") > 0
+
+
+def test_an_acronyms_expansion_is_what_answers_what_it_stands_for() -> None:
+    from assistant.answer import expansion_of_asked_acronym
+
+    expands = expansion_of_asked_acronym('What does the acronym "NATO" stand for?')
+    assert expands is not None and expansion_of_asked_acronym("What is NATO?") is None
+    for sentence in (
+        "The North Atlantic Treaty Organization (NATO) met.",
+        "It led to the treaty organisation (or NATO), which ...",
+        "NATO (North Atlantic Treaty Organization) met.",
+        "It was NATO or North Atlantic Treaty Organization.",
+        'The "NATO" block (which promotions said stood for "No Action Talk Only").',
+    ):
+        assert expands.search(sentence), sentence
+    assert not expands.search("NATO met in Brussels, and its members stand for election.")
+    assert expansion_of_asked_acronym("what is nato short for") is not None  # typed in lower case
 
 
 def test_a_credits_year_does_not_say_when() -> None:
