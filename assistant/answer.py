@@ -340,8 +340,12 @@ def score_sentences(
         lexical.append((coverage, sentence, own))
     lexical.sort(key=lambda item: (-item[0], item[1].rank, item[1].start))
     candidates = lexical[:SEMANTIC_CANDIDATES]
-    # Also give each of the top passages' sentences a chance when their words differ from the question's.
-    candidates += [item for item in lexical[SEMANTIC_CANDIDATES:] if item[1].rank < 2]
+    # Also give each of the top passages' sentences a chance when their words differ from the question's, and
+    # a sentence that defines the name asked about wherever it is ("alternating current (AC)" for "What does AC
+    # stand for?", among many that only use "AC").
+    candidates += [
+        item for item in lexical[SEMANTIC_CANDIDATES:] if item[1].rank < 2 or defines_asked_name(question, item[1].text)
+    ]
     # A follow-up is compared both alone and with its history; the closer of the two counts.
     queries = [question] + ([f"{context} {question}"] if context else [])
     vectors = embed(queries + [c[1].text for c in candidates])
