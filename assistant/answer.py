@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from assistant.byline import Followed, about_articles, line_asked_for
-from assistant.chat import is_followup, own_terms
+from assistant.chat import ANAPHORA, is_followup, own_terms
 from assistant.text import content_terms, sentence_spans, stem
 from assistant.types import Answer, Citation, Passage
 from assistant.vectors import Embed
@@ -134,6 +134,7 @@ class Sentence:
     terms: frozenset[str]
     # "He issued a warning ...": the names of the sentence before, whom the opening pronoun stands for.
     inherited: frozenset[str] = frozenset()
+    before: frozenset[str] = frozenset()  # the words of the sentence before it in its passage
 
     @property
     def about(self) -> frozenset[str]:
@@ -192,7 +193,7 @@ def split_sentences(passages: Sequence[Passage]) -> list[Sentence]:
     seen: set[str] = set()
     out: list[Sentence] = []
     for rank, passage in enumerate(passages):
-        before = ""  # the sentence before, whose names an opening "He" or "They" stands for
+        before, before_terms = "", frozenset[str]()  # the sentence before: whom an opening "He" stands for
         for start, end in sentence_pieces(passage.text):
             text = passage.text[start:end]
             key = " ".join(text.lower().split())
@@ -200,13 +201,15 @@ def split_sentences(passages: Sequence[Passage]) -> list[Sentence]:
             inherited = frozenset()
             if PRONOUN_FIRST.match(text):
                 inherited = frozenset(content_terms(" ".join(re.findall(r"\b[A-Z][\w'ʼ-]+", before))))
-            before = text
+            previous_terms, before, before_terms = before_terms, text, terms
             if key in seen or not terms or key.endswith("?") or is_headline(text, passage.title):
                 # Repeated captions, lone punctuation, questions (subheadings), and the headline, which every
                 # citation shows already and which echoes a question more often than it answers one.
                 continue
             seen.add(key)
-            out.append(Sentence(passage, rank, passage.start + start, passage.start + end, text, terms, inherited))
+            out.append(
+                Sentence(passage, rank, passage.start + start, passage.start + end, text, terms, inherited, previous_terms)
+            )
     return out
 
 
@@ -495,6 +498,11 @@ class ExtractiveAnswerer:
             if context and not own_terms(part) and part.lower().startswith("when"):
                 # "When did he say it?" about a sentence without a date: the date, if any, is in another one.
                 scored = [x for x in scored if states_a_date(x.sentence.text)]
+            if context and ANAPHORA.search(part):
+                # "What did they carry?" about the ships: not "attacks were carried out" in a passage about
+                # neither. The sentence, or the one it follows, names something the conversation was about.
+                earlier = set(content_terms(part_context)) - asked_terms(part)
+                scored = [x for x in scored if (x.sentence.about | x.sentence.before) & earlier]
             expansion = expansion_of_asked_acronym(part)
             if expansion:
                 scored = [x for x in scored if expansion.search(x.sentence.text)]

@@ -86,6 +86,9 @@ def test_follow_up_in_a_chat(bot: Assistant) -> None:
     assert_citations_exact(bot, follow)
     # The same words without the history carry no subject: a fresh chat does not answer them the same way.
     assert chat.history == ["Which ships were photographed at Najin?", "Which company are they tied to?"]
+    # "They" are the ships: not "These horrific attacks [on Kharkiv] were carried out", about neither.
+    carried = chat.ask("What did they carry?")
+    assert "carried out" not in carried.text, carried.text
 
 
 def test_a_follow_up_about_the_last_answer_reads_its_passages(bot: Assistant) -> None:
