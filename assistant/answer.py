@@ -121,6 +121,18 @@ ROLES = (
     "spokesperson|spokesman|spokeswoman|minister|president|director|head|chief|leader|ambassador|secretary|"
     "analyst|officer|general|commander|chairman|chairwoman|founder|prosecutor|envoy|diplomat|adviser|advisor"
 )
+# "What did Peskov say?": a sentence where that speaker says something ("Peskov stated", "said the UN
+# diplomat", "according to the White House ..."), not one that only mentions Peskov. Only the bare question:
+# "What did X say about Y?" is often answered by a sentence that quotes X in other words (SQuAD dev).
+SPEAKER_ASKED = re.compile(
+    r"^\s*(?i:what)\s+(?i:did|does|do|has|have|had)\s+(?:(?i:the)\s+)?[\"“']?(?P<name>[A-Z][\w.'ʼ-]*(?:\s+[A-Z][\w.'ʼ-]*){0,4})"
+    r"[\"”']?\s+(?:say|state|announce|claim|write|report|declare)\s*\??$"  # lower case: "Islamic State"
+)
+SPEECH = (
+    r"(?:say|says|said|state|states|stated|statement|announce[sd]?|tell|tells|told|claim(?:s|ed)?|warn(?:s|ed|ing)?|"
+    r"write|writes|wrote|written|explain(?:s|ed)?|declare[sd]?|report(?:s|ed)?|note[sd]?|add(?:s|ed)|argue[sd]?|"
+    r"confirm(?:s|ed)?|den(?:y|ies|ied)|call(?:s|ed)|describe[sd]?|urge[sd]?|suggest(?:s|ed)?|insist(?:s|ed)?)"
+)
 DEFINES = 0.15  # the bonus for a sentence that defines the name asked about; it counts as support too
 
 
@@ -307,6 +319,39 @@ def is_headline(sentence: str, title: str) -> bool:
         return True
     glued = re.search(r" (\w+) " + re.escape(" ".join(words[1:])) + " ", title_words) if len(words) > 1 else None
     return bool(glued and words[0].endswith(glued.group(1)))
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """The one whose words the question asks for: `named` matches their name, `said` a sentence in which they
+    say something; `terms` are their name's words."""
+
+    named: re.Pattern[str]
+    said: re.Pattern[str]
+    terms: frozenset[str]
+
+    def speaks(self, sentence: Sentence) -> bool:
+        """`said` matches; or the sentence opens with "He", "She" or "They" standing for the name in the
+        sentence before, and says something ("He issued a warning ..." after "Pranay Vaddi, the ...")."""
+        if self.said.search(sentence.text):
+            return True
+        return self.terms <= sentence.inherited and bool(re.search(rf"\b{SPEECH}\b", sentence.text, re.IGNORECASE))
+
+
+@lru_cache(maxsize=256)
+def asked_speaker(question: str) -> Speaker | None:
+    """Whose words the question asks for ("What did Peskov say?"); None when it asks for no one's."""
+    asked = SPEAKER_ASKED.match(question)
+    if asked is None:
+        return None
+    name = rf"(?i:{re.escape(asked.group('name'))})"
+    said = re.compile(
+        rf"\b{name}\b[^.!?]{{0,80}}?\b{SPEECH}\b"
+        rf"|\b(?:said|says|according\s+to|(?:stated|written|reported|told)\s+by|(?:report|statement)\s+(?:from|by))\b"
+        rf"[^.!?]{{0,100}}?\b{name}\b",
+        re.IGNORECASE,
+    )
+    return Speaker(re.compile(rf"\b{name}\b"), said, frozenset(content_terms(asked.group("name"))))
 
 
 def asked_terms(question: str) -> set[str]:
@@ -503,6 +548,10 @@ class ExtractiveAnswerer:
                 # neither. The sentence, or the one it follows, names something the conversation was about.
                 earlier = set(content_terms(part_context)) - asked_terms(part)
                 scored = [x for x in scored if (x.sentence.about | x.sentence.before) & earlier]
+            speaker = asked_speaker(part)
+            if speaker and any(speaker.named.search(x.sentence.text) for x in scored):
+                # Only when the passages use the name as asked: "Washington" may be what they call "the US".
+                scored = [x for x in scored if speaker.speaks(x.sentence)]
             expansion = expansion_of_asked_acronym(part)
             if expansion:
                 scored = [x for x in scored if expansion.search(x.sentence.text)]

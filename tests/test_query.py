@@ -51,6 +51,9 @@ def assert_citations_exact(bot: Assistant, answer: Answer) -> None:
         ("What did Britain give the UN?", "satellite photos", BRITAIN_DOC),
         ("Who took the photos?", "UK's Defense Intelligence", UK_DOC),
         ("When were the images taken?", "From September to December", BRITAIN_DOC),
+        # "What did X say?": where X says something, not where X is named ("Putin met with ... Peskov").
+        ("What did Peskov say?", "Peskov stated that the talks aimed", UK_DOC),
+        ("What did the UN diplomat say?", "said the UN diplomat", BRITAIN_DOC),
         # An irregular verb in the question's form ("write") and the text's ("was written").
         ("What did the Guardian write?", "written by The Guardian", BRITAIN_DOC),
         # About the article itself: its byline and dateline, cited where the text states them.
@@ -141,6 +144,8 @@ def test_streaming_gives_pieces_then_the_complete_answer(bot: Assistant) -> None
         "How many missiles did Ukraine shoot down in January?",  # a date's figures are no count
         "Who wrote the article about the UK satellite images?",  # it has no byline; its headline is no author
         "What does NK stand for?",  # "NK News" uses it, nothing expands it
+        "What did Kim Jong Un say?",  # he is named, never quoted
+        "What did Japan say?",  # named in Vaddi's warning, which is not Japan's
     ],
 )
 def test_questions_the_corpus_cannot_answer(bot: Assistant, question: str) -> None:
@@ -289,6 +294,31 @@ def test_an_acronyms_expansion_is_what_answers_what_it_stands_for() -> None:
         assert expands.search(sentence), sentence
     assert not expands.search("NATO met in Brussels, and its members stand for election.")
     assert expansion_of_asked_acronym("what is nato short for") is not None  # typed in lower case
+
+
+def test_what_someone_said_is_where_they_say_it() -> None:
+    from assistant.answer import asked_speaker, split_sentences
+    from assistant.types import Passage
+
+    text = (
+        "Putin met Choe Son-hui at the Kremlin. Kremlin spokesperson Dmitry Peskov stated that the talks went well. "
+        "Pranay Vaddi, the Director for Arms Control, called it unprecedented. He issued a warning about Japan."
+    )
+    passage = Passage("n1", "a.md", "Talks", "a.md", "", "", text, 0, len(text))
+    sentences = split_sentences([passage])
+
+    def spoken(question: str) -> list[str]:
+        speaker = asked_speaker(question)
+        assert speaker is not None, question
+        return [s.text.split()[0] for s in sentences if speaker.speaks(s)]
+
+    assert spoken("What did Peskov say?") == ["Kremlin"]
+    assert spoken("What did Putin say?") == []  # named, never quoted
+    assert spoken("What did Pranay Vaddi say?") == ["Pranay", "He"]  # "He" stands for Vaddi
+    assert spoken("What did Japan say?") == []
+    # Only the bare question: "What did X say about Y?" is often answered in other words; "Islamic State".
+    assert asked_speaker("What did Peskov say about the talks?") is None
+    assert asked_speaker("What does the Islamic State lack?") is None
 
 
 def test_a_credits_year_does_not_say_when() -> None:
