@@ -190,13 +190,13 @@ def main() -> None:
     parser.add_argument("--split", choices=("test", "dev"), default="test")
     parser.add_argument("--articles", type=int, help="only the first N articles (development runs)")
     parser.add_argument("--limit", type=int, help="only the first N questions of the split (development runs)")
-    parser.add_argument("--match", help="only the questions this regular expression finds (case-insensitive)")
+    parser.add_argument("--match", help="only the questions this regular expression finds (case-sensitive)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the llama-index starter")
     args = parser.parse_args()
 
     docs, questions = load(args.data, args.split, args.articles)
     if args.match:
-        questions = [q for q in questions if re.search(args.match, q.text, re.IGNORECASE)]
+        questions = [q for q in questions if re.search(args.match, q.text)]
     questions = questions[: args.limit]
     if not questions:
         sys.exit("error: no questions in that selection; raise --articles or --limit")
