@@ -413,6 +413,26 @@ def score_sentences(
     return scored
 
 
+def answering_kind(question: str, context: str, question_context: str, scored: list[Scored]) -> list[Scored]:
+    """The scored sentences that can answer the kind of question asked, whatever their words share with it."""
+    if context and not own_terms(question) and question.lower().startswith("when"):
+        # "When did he say it?" about a sentence without a date: the date, if any, is in another one.
+        scored = [x for x in scored if states_a_date(x.sentence.text)]
+    if context and ANAPHORA.search(question):
+        # "What did they carry?" about the ships: not "attacks were carried out" in a passage about
+        # neither. The sentence, or the one it follows, names something the conversation was about.
+        earlier = set(content_terms(question_context)) - asked_terms(question)
+        scored = [x for x in scored if (x.sentence.about | x.sentence.before) & earlier]
+    speaker = asked_speaker(question)
+    if speaker and any(speaker.named.search(x.sentence.text) for x in scored):
+        # Only when the passages use the name as asked: "Washington" may be what they call "the US".
+        scored = [x for x in scored if speaker.speaks(x.sentence)]
+    expansion = expansion_of_asked_acronym(question)
+    if expansion:
+        scored = [x for x in scored if expansion.search(x.sentence.text)]
+    return scored
+
+
 def choose(scored: Sequence[Scored], min_support: float, each_document: bool = False) -> list[Scored]:
     """1-3 sentences: the best, then others close to it that add a new matched word or document; with
     `each_document`, the best supported sentence of every other document too, however far behind."""
@@ -540,21 +560,7 @@ class ExtractiveAnswerer:
             # "..., and where were fragments of them found?": a later part's "them" is in the earlier parts.
             part_context = " ".join([context, *parts[:i]]).strip() if i and is_followup(part) else context
             scored = score_sentences(part, part_context, sentences, self.weights, self.embed)
-            if context and not own_terms(part) and part.lower().startswith("when"):
-                # "When did he say it?" about a sentence without a date: the date, if any, is in another one.
-                scored = [x for x in scored if states_a_date(x.sentence.text)]
-            if context and ANAPHORA.search(part):
-                # "What did they carry?" about the ships: not "attacks were carried out" in a passage about
-                # neither. The sentence, or the one it follows, names something the conversation was about.
-                earlier = set(content_terms(part_context)) - asked_terms(part)
-                scored = [x for x in scored if (x.sentence.about | x.sentence.before) & earlier]
-            speaker = asked_speaker(part)
-            if speaker and any(speaker.named.search(x.sentence.text) for x in scored):
-                # Only when the passages use the name as asked: "Washington" may be what they call "the US".
-                scored = [x for x in scored if speaker.speaks(x.sentence)]
-            expansion = expansion_of_asked_acronym(part)
-            if expansion:
-                scored = [x for x in scored if expansion.search(x.sentence.text)]
+            scored = answering_kind(part, context, part_context, scored)
             # A compound question gets the best sentence for each part; a part the corpus does not answer is left out.
             min_support = self.abstention.min_support(part, passage_terms, self.weights)
             picked = choose(scored, min_support, bool(EACH_DOCUMENT.search(question)))
