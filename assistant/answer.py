@@ -133,6 +133,7 @@ SPEECH = (
     r"write|writes|wrote|written|explain(?:s|ed)?|declare[sd]?|report(?:s|ed)?|note[sd]?|add(?:s|ed)|argue[sd]?|"
     r"confirm(?:s|ed)?|den(?:y|ies|ied)|call(?:s|ed)|describe[sd]?|urge[sd]?|suggest(?:s|ed)?|insist(?:s|ed)?)"
 )
+SAYS = re.compile(rf"\b{SPEECH}\b", re.IGNORECASE)
 DEFINES = 0.15  # the bonus for a sentence that defines the name asked about; it counts as support too
 
 
@@ -271,21 +272,26 @@ def defines_asked_name(question: str, sentence: str) -> bool:
 
 
 def asked_name(question: str, patterns: Sequence[re.Pattern[str]]) -> str | None:
-    """The name that the first of `patterns` to match the question asks about, as a pattern of any case."""
+    """The name that the first of `patterns` to match the question asks about."""
     typed = question.strip()
     # Typed all in lower case ("who is pranay vaddi"): its words may be the name; names match in any case.
     typed = typed.title() if typed == typed.lower() else typed
     asked = next((m for m in (p.match(typed) for p in patterns) if m), None)
-    return rf"(?i:{re.escape(asked.group('name').rstrip('.'))})" if asked else None  # "Tell me about RUSI."
+    return asked.group("name") if asked else None
+
+
+def any_case(name: str) -> str:
+    return rf"(?i:{re.escape(name)})"
 
 
 @lru_cache(maxsize=256)
 def expansion_of_asked_acronym(question: str) -> re.Pattern[str] | None:
     """'... Institute (RUSI)', '(or RUSI)', 'RUSI (Royal United ...)', 'RUSI or Royal United ...', 'RUSI stands
     for ...' for 'What does RUSI stand for?'; None when the question asks for no acronym's expansion."""
-    name = asked_name(question, ACRONYM_ASKED)
-    if name is None:
+    asked = asked_name(question, ACRONYM_ASKED)
+    if asked is None:
         return None
+    name = any_case(asked.rstrip("."))
     says = r"(?:stands?|stood|is\s+short|(?:is|was)\s+an?\s+(?:acronym|abbreviation))\s+(?:for|of)\b"
     return re.compile(
         rf"\(\s*(?:or\s+)?{name}\s*\)|\b{name}[\"”']?\s*\(\s*[\"“']?[A-Z]|\b{name},?\s+or\s+(?:the\s+)?[A-Z]\w*\s+[A-Z]"
@@ -298,9 +304,10 @@ def expansion_of_asked_acronym(question: str) -> re.Pattern[str] | None:
 def definition_of_asked_name(question: str) -> re.Pattern[str] | None:
     """What a sentence that defines the name the question asks about looks like; None when it asks no such
     thing. Once per question, as every candidate sentence is tried against it."""
-    name = asked_name(question, (*DEFINITION_ASKED, *ACRONYM_ASKED))
-    if name is None:
+    asked = asked_name(question, (*DEFINITION_ASKED, *ACRONYM_ASKED))
+    if asked is None:
         return None
+    name = any_case(asked.rstrip("."))  # "Tell me about RUSI."
     return re.compile(
         rf"\({name}\)|\b{name},\s+(?:the|a|an)\b|\b{name}\s+(?:is|are|was|were)\s+(?:the|a|an)\b"
         # "Kremlin spokesperson Dmitry Peskov", "the head of the Ukrainian intelligence Kyrylo Budanov"
@@ -335,23 +342,23 @@ class Speaker:
         sentence before, and says something ("He issued a warning ..." after "Pranay Vaddi, the ...")."""
         if self.said.search(sentence.text):
             return True
-        return self.terms <= sentence.inherited and bool(re.search(rf"\b{SPEECH}\b", sentence.text, re.IGNORECASE))
+        return self.terms <= sentence.inherited and bool(SAYS.search(sentence.text))
 
 
 @lru_cache(maxsize=256)
 def asked_speaker(question: str) -> Speaker | None:
     """Whose words the question asks for ("What did Peskov say?"); None when it asks for no one's."""
-    asked = SPEAKER_ASKED.match(question)
+    asked = asked_name(question, (SPEAKER_ASKED,))
     if asked is None:
         return None
-    name = rf"(?i:{re.escape(asked.group('name'))})"
+    name = any_case(asked)
     said = re.compile(
         rf"\b{name}\b[^.!?]{{0,80}}?\b{SPEECH}\b"
         rf"|\b(?:said|says|according\s+to|(?:stated|written|reported|told)\s+by|(?:report|statement)\s+(?:from|by))\b"
         rf"[^.!?]{{0,100}}?\b{name}\b",
         re.IGNORECASE,
     )
-    return Speaker(re.compile(rf"\b{name}\b"), said, frozenset(content_terms(asked.group("name"))))
+    return Speaker(re.compile(rf"\b{name}\b"), said, frozenset(content_terms(asked)))
 
 
 def asked_terms(question: str) -> set[str]:
