@@ -30,9 +30,17 @@ def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
 
 
+# Clipped words that texts use for the full ones ("photos" for "photographs"), counted as one term: stem -> stem.
+CLIPPINGS = {
+    "photograph": "photo", "telephon": "phone", "laboratori": "lab", "airplan": "plane", "aeroplan": "plane",
+    "influenza": "flu", "memorandum": "memo", "gymnasium": "gym",
+}
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    return _stemmer().stemWord(word)
+    stemmed = _stemmer().stemWord(word)
+    return CLIPPINGS.get(stemmed, stemmed)
 
 
 @lru_cache(maxsize=65536)

@@ -50,6 +50,9 @@ def assert_citations_exact(bot: Assistant, answer: Answer) -> None:
         # question's other words, however common ("photos"): not "RUSI ... taking others out".
         ("What did Britain give the UN?", "satellite photos", BRITAIN_DOC),
         ("Who took the photos?", "UK's Defense Intelligence", UK_DOC),
+        ("Which US official called the cooperation unprecedented?", "Pranay Vaddi", UK_DOC),  # "stated ... is"
+        # "photographed" is the texts' "photos": a clipped word counts as the full one.
+        ("Which ships were photographed?", "photos that show the loading of Russian ships", UK_DOC),
         ("When were the images taken?", "From September to December", BRITAIN_DOC),
         # "What did X say?": where X says something, not where X is named ("Putin met with ... Peskov").
         ("What did Peskov say?", "Peskov stated that the talks aimed", UK_DOC),
@@ -247,6 +250,8 @@ def test_irregular_verbs_match_their_base_form() -> None:
     assert content_terms("Revenue grew as Britain gave photos") == content_terms("revenue grow as Britain give photos")
     # A form that is also a word of its own keeps its meaning: "found" (a company), "left" (the side).
     assert content_terms("found left shot") == ["found", "left", "shot"]
+    # A clipped word is the full word's term ("photos" are "photographs").
+    assert content_terms("photographed photographs telephone") == content_terms("photo photos phone")
 
 
 def test_a_letter_apostrophe_splits_words(bot: Assistant) -> None:
