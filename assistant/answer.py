@@ -247,16 +247,35 @@ def answer_type_bonus(question: str, sentence: str, defines: bool | None = None)
         defines = defines_asked_name(question, sentence)
     if defines:
         return DEFINES  # outranks a shorter sentence that merely mentions the name
-    focus = FOCUS.search(question)
-    if focus:
-        word = next(g for g in focus.groups() if g).lower()
-        prefix = os.path.commonprefix([word, stem(word)])  # port/ports, company/companies
-        if re.search(rf"(?i:\b{prefix}\w*)\s*(?:,|-|–|—|\bof\b|\bcalled\b|\bnamed\b)?\s*(?:the\s+)?[A-Z][\w'ʼ-]+", sentence):
-            return 0.08
+    named = asked_focus(question)
+    if named and named.search(sentence):
+        return 0.08
     if re.match(r"(who|which|what|where)\b", q):
         asked = {w.lower() for w in re.findall(r"\w+", question)}
         return 0.04 if any(m.group(0).lower() not in asked for m in NAME.finditer(sentence)) else 0.0
     return 0.0
+
+
+@lru_cache(maxsize=256)
+def asked_focus(question: str) -> re.Pattern[str] | None:
+    """What names one of the things asked for ("ships, the Maya" for "Which ships ...?", "port of Najin" for
+    "At which port ...?"); None when the question asks for no kind of thing."""
+    focus = FOCUS.search(question)
+    if not focus:
+        return None
+    word = next(g for g in focus.groups() if g).lower()
+    prefix = os.path.commonprefix([word, stem(word)])  # port/ports, company/companies
+    return re.compile(rf"(?i:\b{prefix}\w*)\s*(?:,|-|–|—|\bof\b|\bcalled\b|\bnamed\b)?\s*(?:the\s+)?[A-Z][\w'ʼ-]+")
+
+
+def with_named_focus(question: str, picked: list[Scored], scored: Sequence[Scored], min_support: float) -> list[Scored]:
+    """An answer to "Which ships were photographed?" that names none ("photos of Russian ships") also gets the
+    best supported sentence that does ("three Russian ships, the Maya, Angara and Maria"), however far behind."""
+    named = asked_focus(question)
+    if not picked or named is None or len(picked) == MAX_SENTENCES or any(named.search(s.sentence.text) for s in picked):
+        return picked
+    naming = next((s for s in scored if s.support >= min_support and named.search(s.sentence.text)), None)
+    return picked + [naming] if naming else picked
 
 
 def states_a_date(sentence: str) -> bool:
@@ -571,6 +590,7 @@ class ExtractiveAnswerer:
             # A compound question gets the best sentence for each part; a part the corpus does not answer is left out.
             min_support = self.abstention.min_support(part, passage_terms, self.weights)
             picked = choose(scored, min_support, bool(EACH_DOCUMENT.search(question)))
+            picked = with_named_focus(part, picked, scored, min_support)
             picked = picked[: 1 if len(parts) > 1 else MAX_SENTENCES]
             chosen += [s for s in picked if all(s.sentence is not c.sentence for c in chosen)]
         return compose(question, chosen, passages) if chosen else abstain(question, passages)

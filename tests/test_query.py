@@ -51,8 +51,9 @@ def assert_citations_exact(bot: Assistant, answer: Answer) -> None:
         ("What did Britain give the UN?", "satellite photos", BRITAIN_DOC),
         ("Who took the photos?", "UK's Defense Intelligence", UK_DOC),
         ("Which US official called the cooperation unprecedented?", "Pranay Vaddi", UK_DOC),  # "stated ... is"
-        # "photographed" is the texts' "photos": a clipped word counts as the full one.
-        ("Which ships were photographed?", "photos that show the loading of Russian ships", UK_DOC),
+        # "photographed" is the texts' "photos" (a clipped word counts as the full one); the sentences that match
+        # it name no ship, so the answer also quotes the best one that does.
+        ("Which ships were photographed?", "the Maya, Angara and Maria", BRITAIN_DOC),
         ("When were the images taken?", "From September to December", BRITAIN_DOC),
         # "What did X say?": where X says something, not where X is named ("Putin met with ... Peskov").
         ("What did Peskov say?", "Peskov stated that the talks aimed", UK_DOC),
