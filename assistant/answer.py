@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from lemminflect import getAllLemmas
+
 from assistant.byline import Followed, about_articles, line_asked_for
 from assistant.chat import ANAPHORA, is_followup, own_terms
 from assistant.text import content_terms, sentence_spans, stem
@@ -384,13 +386,35 @@ def asked_terms(question: str) -> set[str]:
     return set(content_terms(ASKED_FORM.sub(" ", question)))
 
 
-def coverage_of(terms: set[str], weights: TermWeights, light: bool = False) -> Callable[[frozenset[str]], float]:
-    """IDF-weighted share of `terms` that a sentence holds; `light`: LIGHT_VERBS weigh little, and no more than
-    the question's lightest other word ("Who took the photos?" is about photos, however common)."""
+AUXILIARY = frozenset("is are was were did does do has have had will would can could".split())
+
+
+@lru_cache(maxsize=256)
+def asked_kind(question: str) -> frozenset[str]:
+    """The term of the kind of thing asked for, the noun before the verb: "Which newspaper obtained ...?" ->
+    {newspap}, "Which Chinese ports did ...?" -> {port}; empty when the question names no kind."""
+    match = re.match(r"\s*(?:\w+\s+)?(?:which|what)\s+((?:[a-z-]+\s+){0,3})", question, re.I)
+    words = match.group(1).lower().split() if match else []
+    for noun, word in zip(words, words[1:]):
+        # A past form ("obtained", "took") or an auxiliary; not a plural noun that could be a verb ("ports").
+        lemmas = getAllLemmas(word)
+        if word in AUXILIARY or ("VERB" in lemmas and word not in lemmas["VERB"] and "NOUN" not in lemmas):
+            return frozenset(content_terms(noun))
+    return frozenset()
+
+
+def light_terms(question: str, weights: TermWeights) -> frozenset[str]:
+    """The question's words that weigh little: LIGHT_VERBS, and the kind of thing asked for when the corpus never
+    uses that word ("Which newspaper obtained the report?" is answered by 'obtained by "The Guardian"')."""
+    return LIGHT_VERBS | {t for t in asked_kind(question) if not weights.df.get(t)}
+
+
+def coverage_of(terms: set[str], weights: TermWeights, light: frozenset[str] = frozenset()) -> Callable[[frozenset[str]], float]:
+    """IDF-weighted share of `terms` that a sentence holds; `light` terms weigh little, and no more than the
+    question's lightest other word ("Who took the photos?" is about photos, however common)."""
     idf = {t: weights.idf(t) for t in terms}
-    if light:
-        cap = min([LIGHT_IDF, *(v for t, v in idf.items() if t not in LIGHT_VERBS)])
-        idf = {t: min(v, cap) if t in LIGHT_VERBS else v for t, v in idf.items()}
+    cap = min([LIGHT_IDF, *(v for t, v in idf.items() if t not in light)])
+    idf = {t: min(v, cap) if t in light else v for t, v in idf.items()}
     total = sum(idf.values())
     return lambda found: sum(idf[t] for t in found & idf.keys()) / total if total else 0.0
 
@@ -402,7 +426,7 @@ def score_sentences(
     history_terms = set(content_terms(context)) - question_terms
     if not (question_terms or history_terms) or not sentences:
         return []
-    of_question = coverage_of(question_terms, weights, light=True)
+    of_question = coverage_of(question_terms, weights, light_terms(question, weights))
     of_history = coverage_of(history_terms, weights)
     # The question's own words lead; the history only says what "they" or "it" refer to.
     history_share = 0.0 if not history_terms else (0.3 if question_terms else 1.0)
@@ -546,7 +570,7 @@ class Abstention:
     coverage: float
 
     def min_support(self, question: str, passage_terms: frozenset[str], weights: TermWeights) -> float:
-        covered = coverage_of(asked_terms(question), weights)(passage_terms)
+        covered = coverage_of(asked_terms(question), weights, light_terms(question, weights))(passage_terms)
         return self.covered_support if covered >= self.coverage else self.support
 
 

@@ -51,6 +51,9 @@ def assert_citations_exact(bot: Assistant, answer: Answer) -> None:
         ("What did Britain give the UN?", "satellite photos", BRITAIN_DOC),
         ("Who took the photos?", "UK's Defense Intelligence", UK_DOC),
         ("Which US official called the cooperation unprecedented?", "Pranay Vaddi", UK_DOC),  # "stated ... is"
+        # The kind of thing asked for, when the corpus never uses its word, weighs little: the answer names one.
+        ("Which newspaper obtained the report?", "The Guardian", UK_DOC),
+        ("Which think tank identified two of the ships?", "Royal Joint Institute for Defense Research", BRITAIN_DOC),
         # "photographed" is the texts' "photos" (a clipped word counts as the full one); the sentences that match
         # it name no ship, so the answer also quotes the best one that does.
         ("Which ships were photographed?", "the Maya, Angara and Maria", BRITAIN_DOC),
@@ -150,6 +153,7 @@ def test_streaming_gives_pieces_then_the_complete_answer(bot: Assistant) -> None
         "What does NK stand for?",  # "NK News" uses it, nothing expands it
         "What did Kim Jong Un say?",  # he is named, never quoted
         "What did Japan say?",  # named in Vaddi's warning, which is not Japan's
+        "Which Chinese ports did the Russian ships visit?",  # only the kind ("ports") may be a word the corpus lacks
     ],
 )
 def test_questions_the_corpus_cannot_answer(bot: Assistant, question: str) -> None:
@@ -270,6 +274,16 @@ def test_subheadings_that_are_questions_are_never_answers() -> None:
     text = "What is known about missiles from North Korea?\n\nOn January 5, the Air Force did not confirm their use."
     passage = Passage("n1", "a.md", "Missiles", "a.md", "", "", text, 0, len(text))
     assert [s.text for s in split_sentences([passage])] == ["On January 5, the Air Force did not confirm their use."]
+
+
+def test_the_kind_asked_for_is_the_noun_before_the_verb() -> None:
+    from assistant.answer import asked_kind
+
+    assert asked_kind("Which newspaper obtained the report?") == {"newspap"}
+    assert asked_kind("Which Chinese ports did the ships visit?") == {"port"}  # "ports" is no verb here
+    assert asked_kind("At which port were the ships loaded?") == {"port"}
+    assert asked_kind("Which satellite company took the images?") == {"compani"}
+    assert asked_kind("What is Rason?") == asked_kind("Who obtained the report?") == frozenset()
 
 
 def test_a_figure_in_words_answers_how_many() -> None:
