@@ -477,6 +477,10 @@ def answering_kind(question: str, context: str, question_context: str, scored: l
     if speaker and any(speaker.named.search(x.sentence.text) for x in scored):
         # Only when the passages use the name as asked: "Washington" may be what they call "the US".
         scored = [x for x in scored if speaker.speaks(x.sentence)]
+    kind = asked_kind(question)
+    if kind and scored and not scored[0].matched - kind - LIGHT_VERBS and asked_terms(question) - kind - LIGHT_VERBS:
+        # "Which minister visited Najin?": the best sentence only names a minister, and says nothing of the visit.
+        scored = [x for x in scored if x.matched - kind - LIGHT_VERBS]
     expansion = expansion_of_asked_acronym(question)
     if expansion:
         scored = [x for x in scored if expansion.search(x.sentence.text)]
