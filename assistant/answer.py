@@ -55,7 +55,8 @@ DATE = re.compile(
 )
 # Verbs a text says otherwise ("give" is "has provided", "take" is "captured"): a sentence's score
 # weighs them at most this much, though the passages must still hold them to lower the bar for answering.
-LIGHT_VERBS = frozenset(content_terms("give given get make take put keep send bring call"))  # "gave", "took" read as these
+# "gave", "took" read as these; "call" is "stated ... is".
+LIGHT_VERBS = frozenset(content_terms("give given get make take put keep send bring call"))
 LIGHT_IDF = 0.5
 # A photo credit: "Images source: © Getty Images | 2023 Anadolu Agency".
 CREDIT = re.compile(r"©|\b(?:images?|photos?|pictures?)\s+(?:source|credits?)\s*:", re.IGNORECASE)
@@ -274,7 +275,9 @@ def with_named_focus(question: str, picked: list[Scored], scored: Sequence[Score
     """An answer to "Which ships were photographed?" that names none ("photos of Russian ships") also gets the
     best supported sentence that does ("three Russian ships, the Maya, Angara and Maria"), however far behind."""
     named = asked_focus(question)
-    if not picked or named is None or len(picked) == MAX_SENTENCES or any(named.search(s.sentence.text) for s in picked):
+    if not picked or named is None or len(picked) == MAX_SENTENCES:
+        return picked
+    if any(named.search(s.sentence.text) for s in picked):
         return picked
     naming = next((s for s in scored if s.support >= min_support and named.search(s.sentence.text)), None)
     return picked + [naming] if naming else picked
@@ -409,7 +412,9 @@ def light_terms(question: str, weights: TermWeights) -> frozenset[str]:
     return LIGHT_VERBS | {t for t in asked_kind(question) if not weights.df.get(t)}
 
 
-def coverage_of(terms: set[str], weights: TermWeights, light: frozenset[str] = frozenset()) -> Callable[[frozenset[str]], float]:
+def coverage_of(
+    terms: set[str], weights: TermWeights, light: frozenset[str] = frozenset()
+) -> Callable[[frozenset[str]], float]:
     """IDF-weighted share of `terms` that a sentence holds; `light` terms weigh little, and no more than the
     question's lightest other word ("Who took the photos?" is about photos, however common)."""
     idf = {t: weights.idf(t) for t in terms}
