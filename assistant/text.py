@@ -54,10 +54,21 @@ def base_form(word: str) -> str:
     return verbs[0]
 
 
+# Phrasal verbs whose verb alone means something else ("attacks were carried out" carry nothing): term -> particle.
+PHRASAL = {"carri": "out", "point": "out", "rule": "out", "break": "out", "turn": "out", "give": "up", "set": "up", "make": "up"}
+
+
 def content_terms(text: str) -> list[str]:
-    """Lower-cased, stemmed words without stopwords, irregular verbs in their base form, in order
-    (duplicates kept)."""
-    return [stem(base_form(w)) for w in (m.group(0).lower() for m in WORD.finditer(text)) if w not in STOPWORDS]
+    """Lower-cased, stemmed words without stopwords, irregular verbs in their base form, a phrasal verb as one
+    term ("carri out"), in order (duplicates kept)."""
+    words = [m.group(0).lower() for m in WORD.finditer(text)]
+    terms = []
+    for word, after in zip(words, [*words[1:], ""]):
+        if word in STOPWORDS:
+            continue
+        term = stem(base_form(word))
+        terms.append(f"{term} {after}" if PHRASAL.get(term) == after else term)
+    return terms
 
 
 def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:

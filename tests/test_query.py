@@ -258,6 +258,14 @@ def test_irregular_verbs_match_their_base_form() -> None:
     assert content_terms("found left shot") == ["found", "left", "shot"]
     # A clipped word is the full word's term ("photos" are "photographs").
     assert content_terms("photographed photographs telephone") == content_terms("photo photos phone")
+    # A phrasal verb is a term of its own: attacks "carried out" carry nothing.
+    assert content_terms("attacks were carried out") == ["attack", "carri out"]
+    assert content_terms("the ships carried containers out") == ["ship", "carri", "contain"]
+
+
+def test_a_phrasal_verb_does_not_answer_for_its_verb(bot: Assistant) -> None:
+    answer = bot.ask("What were the ships carrying?")
+    assert "carried out" not in answer.text  # "These horrific attacks [on Kharkiv] were carried out ..."
 
 
 def test_a_letter_apostrophe_splits_words(bot: Assistant) -> None:
