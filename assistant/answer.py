@@ -98,6 +98,8 @@ FOCUS = re.compile(
 ASKED_FORM = re.compile(
     rf"\bnames?\b(?:\s+of\b)?|{NAME_REQUEST}\b"
     r"|\b(?:compared?|comparing|comparison|differ|differs|differences?|(?:dis)?agree[sd]?|contrast)\b"
+    # "Do both articles mention X?": what the texts do, not a word of theirs ("the DPRK is not mentioned")
+    r"|\b(?:mention(?:s|ed|ing)?|discuss(?:es|ed|ing)?)\b"
     r"|\btwo\s+(?:articles?|reports?|stories|documents?|texts?|sources?)\b"
     # "How far ...?" asks for a distance, whatever else is far ("the Far East")
     r"|\bhow\s+far\b"

@@ -442,10 +442,12 @@ def test_a_label_line_is_quoted_with_the_line_below_it() -> None:
 
 
 def test_a_question_about_both_articles_cites_each_of_them(bot: Assistant) -> None:
-    answer = bot.ask("What do both articles say about Oboronlogistika?")
-    assert_citations_exact(bot, answer)
-    assert {c.doc_id for c in answer.citations} == {UK_DOC, BRITAIN_DOC}
-    assert all("Oboronlogistika" in c.text for c in answer.citations)
+    # "mention" is what the articles do, not a word of theirs: not "the DPRK is not mentioned once".
+    for question in ("What do both articles say about Oboronlogistika?", "Do both articles mention Oboronlogistika?"):
+        answer = bot.ask(question)
+        assert_citations_exact(bot, answer)
+        assert {c.doc_id for c in answer.citations} == {UK_DOC, BRITAIN_DOC}
+        assert all("Oboronlogistika" in c.text for c in answer.citations), question
     chat = bot.chat()
     chat.ask("What is Oboronlogistika?")
     follow = chat.ask("What do both articles say about it?")
