@@ -470,9 +470,30 @@ def score_sentences(
     return scored
 
 
+def asks_when_of(question: str, context: str) -> bool:
+    """"When did he say that?", "When?": the date of what the conversation was about, no words of its own."""
+    return bool(context) and not own_terms(question) and question.lower().startswith("when")
+
+
+def antecedent_date(context: str, sentences: Sequence[Sentence]) -> Sentence | None:
+    """The last answer quoted "He issued a warning ...", which has no date: the dated sentence the "He" stands
+    for ("Pranay Vaddi ... stated last week ..."), just before it, says when."""
+    quoted = " ".join(context.split())
+    for earlier, sentence in zip(sentences, sentences[1:]):
+        if (
+            earlier.passage is sentence.passage
+            and PRONOUN_FIRST.match(sentence.text)
+            and " ".join(sentence.text.split()) in quoted
+            and not states_a_date(sentence.text)
+            and states_a_date(earlier.text)
+        ):
+            return earlier
+    return None
+
+
 def answering_kind(question: str, context: str, question_context: str, scored: list[Scored]) -> list[Scored]:
     """The scored sentences that can answer the kind of question asked, whatever their words share with it."""
-    if context and not own_terms(question) and question.lower().startswith("when"):
+    if asks_when_of(question, context):
         # "When did he say it?" about a sentence without a date: the date, if any, is in another one.
         scored = [x for x in scored if states_a_date(x.sentence.text)]
     if context and ANAPHORA.search(question):
@@ -613,6 +634,9 @@ class ExtractiveAnswerer:
             # An article without a byline (or dateline): its headline would otherwise "answer" who wrote it.
             return abstain(question, passages)
         sentences = [s for s in split_sentences(passages) if (s.passage.doc_id, s.start, s.end) not in scope.exclude]
+        dated = antecedent_date(context, sentences) if asks_when_of(question, context) else None
+        if dated:
+            return compose(question, [Scored(dated, 1.0, 1.0, dated.terms)], passages)
         # The passages' words are their sentences' words (already stemmed above) plus their headers'.
         passage_terms = frozenset().union(*(s.terms for s in sentences), *(content_terms(p.header) for p in passages))
         parts = split_question(question)
