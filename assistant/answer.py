@@ -471,7 +471,7 @@ def score_sentences(
 
 
 def asks_when_of(question: str, context: str) -> bool:
-    """"When did he say that?", "When?": the date of what the conversation was about, no words of its own."""
+    """A "when" in a conversation with no words of its own ("When did he say that?", "When?")."""
     return bool(context) and not own_terms(question) and question.lower().startswith("when")
 
 

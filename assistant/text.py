@@ -54,8 +54,12 @@ def base_form(word: str) -> str:
     return verbs[0]
 
 
-# Phrasal verbs whose verb alone means something else ("attacks were carried out" carry nothing): term -> particle.
-PHRASAL = {"carri": "out", "point": "out", "rule": "out", "break": "out", "turn": "out", "give": "up", "set": "up", "make": "up"}
+# Phrasal verbs whose verb alone means something else ("attacks were carried out" carry nothing):
+# term -> particle.
+PHRASAL = {
+    "carri": "out", "point": "out", "rule": "out", "break": "out", "turn": "out",
+    "give": "up", "set": "up", "make": "up",
+}
 
 
 def content_terms(text: str) -> list[str]:
