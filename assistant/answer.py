@@ -22,7 +22,7 @@ from lemminflect import getAllLemmas
 
 from assistant.byline import Followed, about_articles, line_asked_for
 from assistant.chat import ANAPHORA, is_followup, own_terms
-from assistant.text import content_terms, sentence_spans, stem
+from assistant.text import content_terms, name_terms, sentence_spans, stem
 from assistant.types import Answer, Citation, Passage
 from assistant.vectors import Embed
 
@@ -218,7 +218,7 @@ def split_sentences(passages: Sequence[Passage]) -> list[Sentence]:
             terms = frozenset(content_terms(text))
             inherited = frozenset()
             if PRONOUN_FIRST.match(text):
-                inherited = frozenset(content_terms(" ".join(re.findall(r"\b[A-Z][\w'ʼ-]+", before))))
+                inherited = name_terms(before)
             previous_terms, before, before_terms = before_terms, text, terms
             if key in seen or not terms or key.endswith("?") or is_headline(text, passage.title):
                 # Repeated captions, lone punctuation, questions (subheadings), and the headline, which every
@@ -491,15 +491,18 @@ def antecedent_date(context: str, sentences: Sequence[Sentence]) -> Sentence | N
     return None
 
 
-def answering_kind(question: str, context: str, question_context: str, scored: list[Scored]) -> list[Scored]:
-    """The scored sentences that can answer the kind of question asked, whatever their words share with it."""
+def answering_kind(
+    question: str, context: str, question_context: str, scored: list[Scored], named: frozenset[str] = frozenset()
+) -> list[Scored]:
+    """The scored sentences that can answer the kind of question asked, whatever their words share with it;
+    `named`: the names the last answer quoted, which "they" may stand for too ("the Maja, Angara, and Maria")."""
     if asks_when_of(question, context):
         # "When did he say it?" about a sentence without a date: the date, if any, is in another one.
         scored = [x for x in scored if states_a_date(x.sentence.text)]
     if context and ANAPHORA.search(question):
         # "What did they carry?" about the ships: not "attacks were carried out" in a passage about
         # neither. The sentence, or the one it follows, names something the conversation was about.
-        earlier = set(content_terms(question_context)) - asked_terms(question)
+        earlier = (set(content_terms(question_context)) | named) - asked_terms(question)
         scored = [x for x in scored if (x.sentence.about | x.sentence.before) & earlier]
     speaker = asked_speaker(question)
     if speaker and any(speaker.named.search(x.sentence.text) for x in scored):
@@ -645,7 +648,7 @@ class ExtractiveAnswerer:
             # "..., and where were fragments of them found?": a later part's "them" is in the earlier parts.
             part_context = " ".join([context, *parts[:i]]).strip() if i and is_followup(part) else context
             scored = score_sentences(part, part_context, sentences, self.weights, self.embed)
-            scored = answering_kind(part, context, part_context, scored)
+            scored = answering_kind(part, context, part_context, scored, scope.last.named)
             # A compound question gets the best sentence for each part; a part the corpus does not answer is left out.
             min_support = self.abstention.min_support(part, passage_terms, self.weights)
             picked = choose(scored, min_support, bool(EACH_DOCUMENT.search(question)))

@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.text import content_terms
+from assistant.text import content_terms, name_terms
 from assistant.types import Answer, Passage
 
 HEAD = 1200  # characters from the start of a document where bylines and datelines are looked for
@@ -57,17 +57,22 @@ DATELINE = re.compile(
 
 @dataclass(frozen=True)
 class Followed:
-    """The turn a question follows: the documents its answer `cited`, and whether it `asked_other`, i.e.
-    was itself about "the other article"."""
+    """The turn a question follows: the documents its answer `cited`, whether it `asked_other`, i.e. was
+    itself about "the other article", and the terms of the names its quoted passages hold (`named`)."""
 
     cited: frozenset[str] = frozenset()
     asked_other: bool = False
+    named: frozenset[str] = frozenset()
 
 
 def followed(previous: Answer | None) -> Followed:
     if previous is None:
         return Followed()
-    return Followed(frozenset(c.doc_id for c in previous.citations), bool(OTHER.search(previous.question)))
+    return Followed(
+        frozenset(c.doc_id for c in previous.citations),
+        bool(OTHER.search(previous.question)),
+        name_terms(" ".join(c.text for c in previous.citations)),
+    )
 
 
 def line_asked_for(question: str) -> re.Pattern[str] | None:

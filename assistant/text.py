@@ -75,6 +75,11 @@ def content_terms(text: str) -> list[str]:
     return terms
 
 
+def name_terms(text: str) -> frozenset[str]:
+    """The terms of the capitalised words of `text` (names, and words that open a sentence)."""
+    return frozenset(content_terms(" ".join(re.findall(r"\b[A-Z][\w'ʼ-]+", text))))
+
+
 def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
     """(start, end) of each sentence in text, shifted by offset; spans hold no outer whitespace."""
     spans: list[tuple[int, int]] = []

@@ -98,6 +98,12 @@ def test_follow_up_in_a_chat(bot: Assistant) -> None:
     # "They" are the ships: not "These horrific attacks [on Kharkiv] were carried out", about neither.
     carried = chat.ask("What did they carry?")
     assert "carried out" not in carried.text, carried.text
+    # "They" are also what the last answer named: "the Angara" is one of the ships it quoted.
+    chat = bot.chat()
+    chat.ask("Which ships were photographed at Najin?")
+    transported = chat.ask("What did they transport?")
+    assert "50 tons of rockets" in transported.text, transported.text
+    assert_citations_exact(bot, transported)
 
 
 def test_a_follow_up_about_the_last_answer_reads_its_passages(bot: Assistant) -> None:
