@@ -509,9 +509,11 @@ def answering_kind(
         # Only when the passages use the name as asked: "Washington" may be what they call "the US".
         scored = [x for x in scored if speaker.speaks(x.sentence)]
     kind = asked_kind(question)
-    if kind and scored and not scored[0].matched - kind - LIGHT_VERBS and asked_terms(question) - kind - LIGHT_VERBS:
+    if kind:
         # "Which minister visited Najin?": the best sentence only names a minister, and says nothing of the visit.
-        scored = [x for x in scored if x.matched - kind - LIGHT_VERBS]
+        empty = kind | LIGHT_VERBS  # matching only these says nothing of what is asked
+        if scored and not scored[0].matched - empty and asked_terms(question) - empty:
+            scored = [x for x in scored if x.matched - empty]
     expansion = expansion_of_asked_acronym(question)
     if expansion:
         scored = [x for x in scored if expansion.search(x.sentence.text)]

@@ -120,23 +120,23 @@ def write_term_stats(index: IndexDir, nodes: list[TextNode]) -> None:
     (index.path / TERMS).write_text(json.dumps(term_stats(nodes)), encoding="utf-8")
 
 
-def stored_term_stats(index: IndexDir) -> dict[str, Any]:
-    return json.loads((index.path / TERMS).read_text(encoding="utf-8"))
+def current_term_stats(index: IndexDir) -> dict[str, Any] | None:
+    """The stored statistics; None when an older tokenizer counted them."""
+    data = json.loads((index.path / TERMS).read_text(encoding="utf-8"))
+    return data if data.get("version") == TERMS_VERSION else None
 
 
 def term_stats_current(index: IndexDir) -> bool:
     try:
-        return stored_term_stats(index).get("version") == TERMS_VERSION
+        return current_term_stats(index) is not None
     except (OSError, ValueError):
         return False
 
 
 def load_term_stats(index: IndexDir) -> tuple[dict[str, int], int]:
     try:
-        data = stored_term_stats(index)
-        if data.get("version") != TERMS_VERSION:
-            # Counted by an older tokenizer: count again from the chunks (the next ingest writes them).
-            data = term_stats(all_chunks(index))
+        # Counted by an older tokenizer: count again from the chunks (the next ingest writes them).
+        data = current_term_stats(index) or term_stats(all_chunks(index))
         return data["df"], data["chunks"]
     except (OSError, ValueError, KeyError) as exc:
         raise IndexStateError(f"term statistics at {index.path / TERMS} are unreadable ({exc}); run `assistant ingest --rebuild`") from None
