@@ -15,7 +15,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from lemminflect import getAllLemmas
@@ -28,6 +28,10 @@ from assistant.vectors import Embed
 
 ABSTAIN_TEXT = "The corpus does not answer this question."
 MAX_SENTENCES = 3
+CLOSE_TO_BEST = 0.85  # another sentence joins the best when it scores this share of it
+# ... or this share when it is the chosen one's neighbour: "in the ship's documents ... the DPRK is not mentioned.
+# At the same time, the destination is often indicated as Streletskaya Bay"
+NEXT_TO_CHOSEN = 0.7
 OPENING_WORDS = 8
 SEMANTIC_CANDIDATES = 12  # sentences re-scored with embeddings, chosen by word overlap first
 LEXICAL_WEIGHT = 0.55
@@ -133,6 +137,13 @@ SPEAKER_ASKED = re.compile(
     r"^\s*(?i:what)\s+(?i:did|does|do|has|have|had)\s+(?:(?i:the)\s+)?[\"“']?(?P<name>[A-Z][\w.'ʼ-]*(?:\s+[A-Z][\w.'ʼ-]*){0,4})"
     r"[\"”']?\s+(?:say|state|announce|claim|write|report|declare)\s*\??$"  # lower case: "Islamic State"
 )
+# "What did the UN diplomat say?", "What did Peskov say about the talks?": their words, the whole quotation.
+WORDS_ASKED = re.compile(
+    r"^\s*what\s+(?:did|does|do|has|have|had)\s+\S.*?\s+(?:say|state|announce|claim|write|declare)(?:\s+about\b.*)?\??\s*$",
+    re.IGNORECASE,
+)
+QUOTE_MARKS = '"“”«»'
+QUOTE_SENTENCES = 4  # a quotation is sought at most this many sentences away
 SPEECH = (
     r"(?:say|says|said|state|states|stated|statement|announce[sd]?|tell|tells|told|claim(?:s|ed)?|warn(?:s|ed|ing)?|"
     r"write|writes|wrote|written|explain(?:s|ed)?|declare[sd]?|report(?:s|ed)?|note[sd]?|add(?:s|ed)|argue[sd]?|"
@@ -520,6 +531,15 @@ def answering_kind(
     return scored
 
 
+def follows(a: Sentence, b: Sentence) -> bool:
+    """`a` and `b` are neighbours in one paragraph of one passage (in either order)."""
+    if a.passage is not b.passage:
+        return False
+    first, second = (a, b) if a.start < b.start else (b, a)
+    gap = a.passage.text[first.end - a.passage.start : second.start - a.passage.start]
+    return not gap.strip() and "\n" not in gap
+
+
 def choose(scored: Sequence[Scored], min_support: float, each_document: bool = False) -> list[Scored]:
     """1-3 sentences: the best, then others close to it that add a new matched word or document; with
     `each_document`, the best supported sentence of every other document too, however far behind."""
@@ -533,7 +553,8 @@ def choose(scored: Sequence[Scored], min_support: float, each_document: bool = F
         if len(chosen) == MAX_SENTENCES:
             break
         new_doc = candidate.sentence.passage.doc_id not in docs
-        if candidate.score < 0.85 * best.score:
+        close = NEXT_TO_CHOSEN if any(follows(candidate.sentence, c.sentence) for c in chosen) else CLOSE_TO_BEST
+        if candidate.score < close * best.score:
             if not each_document:
                 break  # the rest score lower still
             if not new_doc:
@@ -545,6 +566,49 @@ def choose(scored: Sequence[Scored], min_support: float, each_document: bool = F
             covered |= candidate.matched
             docs.add(candidate.sentence.passage.doc_id)
     return chosen
+
+
+def quote_marks(text: str) -> int:
+    """Double quotation marks; an odd count leaves a quotation open (or closes one opened before)."""
+    return sum(text.count(mark) for mark in QUOTE_MARKS)
+
+
+def whole_quote(sentence: Sentence, document: str) -> Sentence:
+    """The sentence with the rest of the quotation it opens or closes, within its paragraph of `document` (which
+    may begin in the chunk before): the end of '"Russia's use ... resolutions. It undermines ... This and other
+    evidence ...," said the UN diplomat.'"""
+    if quote_marks(sentence.text) % 2 == 0:
+        return sentence
+    top = document.rfind("\n", 0, sentence.start) + 1
+    bottom = document.find("\n", sentence.end)
+    bottom = len(document) if bottom < 0 else bottom
+    spans = [(top + a, top + b) for a, b in sentence_pieces(document[top:bottom])]
+    if (sentence.start, sentence.end) not in spans:
+        return sentence  # the passage began inside this sentence
+    here = spans.index((sentence.start, sentence.end))
+    # An odd count of marks before it: the quotation opened in a sentence before; else it closes in one after.
+    if quote_marks(document[top : sentence.start]) % 2:
+        others = spans[max(here - QUOTE_SENTENCES, 0) : here][::-1]
+    else:
+        others = spans[here + 1 : here + 1 + QUOTE_SENTENCES]
+    for start, end in others:
+        if quote_marks(document[start:end]) % 2:
+            start, end = min(start, sentence.start), max(end, sentence.end)
+            return replace(sentence, start=start, end=end, text=document[start:end])
+    return sentence
+
+
+def whole_quotes(picked: Sequence[Scored], document_text: Callable[[str], str]) -> list[Scored]:
+    """Each sentence with the whole quotation it is part of, once: two sentences of one quotation are one."""
+    out: list[Scored] = []
+    for x in picked:
+        s = whole_quote(x.sentence, document_text(x.sentence.passage.doc_id))
+        if not any(
+            s.passage.doc_id == o.sentence.passage.doc_id and s.start < o.sentence.end and o.sentence.start < s.end
+            for o in out
+        ):
+            out.append(replace(x, sentence=s))
+    return out
 
 
 def split_question(question: str) -> list[str]:
@@ -614,7 +678,10 @@ class Abstention:
 class ExtractiveAnswerer:
     mode = "extractive"
 
-    def __init__(self, weights: TermWeights, embed: Embed, abstention: Abstention) -> None:
+    def __init__(
+        self, weights: TermWeights, embed: Embed, abstention: Abstention, document_text: Callable[[str], str]
+    ) -> None:
+        self.document_text = document_text  # doc_id -> its text: a quotation may begin in the chunk before
         self.weights = weights
         self.embed = embed
         self.abstention = abstention
@@ -656,6 +723,8 @@ class ExtractiveAnswerer:
             picked = choose(scored, min_support, bool(EACH_DOCUMENT.search(question)))
             picked = with_named_focus(part, picked, scored, min_support)
             picked = picked[: 1 if len(parts) > 1 else MAX_SENTENCES]
+            if WORDS_ASKED.match(part):
+                picked = whole_quotes(picked, self.document_text)
             chosen += [s for s in picked if all(s.sentence is not c.sentence for c in chosen)]
         return compose(question, chosen, passages) if chosen else abstain(question, passages)
 

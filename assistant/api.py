@@ -72,7 +72,7 @@ class Assistant:
                 f"the index at {self.index.path} is corrupt ({type(exc).__name__}); run `assistant ingest --rebuild`"
             ) from None
         df, n_chunks = load_term_stats(self.index)
-        self.extractive = ExtractiveAnswerer(TermWeights(df, n_chunks), self.embed, ABSTENTION)
+        self.extractive = ExtractiveAnswerer(TermWeights(df, n_chunks), self.embed, ABSTENTION, self.document_text)
         self.speller = Speller(df, self._written)
         self.answerer(self.mode)  # a missing model or bad prompt fails at open, not at the first question
 

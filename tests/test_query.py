@@ -60,6 +60,8 @@ def assert_citations_exact(bot: Assistant, answer: Answer) -> None:
         # "What did X say?": where X says something, not where X is named ("Putin met with ... Peskov").
         ("What did Peskov say?", "Peskov stated that the talks aimed", UK_DOC),
         ("What did the UN diplomat say?", "said the UN diplomat", BRITAIN_DOC),
+        # The sentence after the best one, close behind it, says what the best one does not: the destination.
+        ("What was the destination in the ship documents?", "Streletskaya Bay", BRITAIN_DOC),
         # An irregular verb in the question's form ("write") and the text's ("was written").
         ("What did the Guardian write?", "written by The Guardian", BRITAIN_DOC),
         # About the article itself: its byline and dateline, cited where the text states them.
@@ -355,6 +357,28 @@ def test_what_someone_said_is_where_they_say_it() -> None:
     # Only the bare question: "What did X say about Y?" is often answered in other words; "Islamic State".
     assert asked_speaker("What did Peskov say about the talks?") is None
     assert asked_speaker("What does the Islamic State lack?") is None
+
+
+def test_what_someone_said_is_quoted_whole(bot: Assistant) -> None:
+    # The quotation opens two sentences (and one chunk) before the one that says who said it.
+    answer = bot.ask("What did the UN diplomat say?")
+    assert_citations_exact(bot, answer)
+    [quote] = answer.citations
+    assert quote.text.startswith('"Russiaʼs use of North Korean weapons') and quote.text.endswith("said the UN diplomat.")
+    assert "It undermines international efforts" in answer.text
+
+
+def test_a_quotation_extends_within_its_paragraph_only() -> None:
+    from assistant.answer import split_sentences, whole_quote
+    from assistant.types import Passage
+
+    document = 'He said: "Ships came. They left." Nothing else.\n"A new paragraph. It ends," she said.'
+    passage = Passage("n1", "a.md", "Quotes", "a.md", "", "", document, 0, len(document))
+    sentences = {s.text: s for s in split_sentences([passage])}
+    assert whole_quote(sentences['He said: "Ships came.'], document).text == 'He said: "Ships came. They left."'
+    assert whole_quote(sentences['They left."'], document).text == 'He said: "Ships came. They left."'
+    assert whole_quote(sentences["Nothing else."], document).text == "Nothing else."
+    assert whole_quote(sentences['It ends," she said.'], document).text == '"A new paragraph. It ends," she said.'
 
 
 def test_a_credits_year_does_not_say_when() -> None:
