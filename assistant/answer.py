@@ -133,13 +133,14 @@ ROLES = (
 # "What did Peskov say?": a sentence where that speaker says something ("Peskov stated", "said the UN
 # diplomat", "according to the White House ..."), not one that only mentions Peskov. Only the bare question:
 # "What did X say about Y?" is often answered by a sentence that quotes X in other words (SQuAD dev).
+SPEECH_ASKED = r"(?:say|state|announce|claim|write|report|declare)"  # in "What did X say?"
 SPEAKER_ASKED = re.compile(
     r"^\s*(?i:what)\s+(?i:did|does|do|has|have|had)\s+(?:(?i:the)\s+)?[\"“']?(?P<name>[A-Z][\w.'ʼ-]*(?:\s+[A-Z][\w.'ʼ-]*){0,4})"
-    r"[\"”']?\s+(?:say|state|announce|claim|write|report|declare)\s*\??$"  # lower case: "Islamic State"
+    rf"[\"”']?\s+{SPEECH_ASKED}\s*\??$"  # lower case: "Islamic State"
 )
 # "What did the UN diplomat say?", "What did Peskov say about the talks?": their words, the whole quotation.
 WORDS_ASKED = re.compile(
-    r"^\s*what\s+(?:did|does|do|has|have|had)\s+\S.*?\s+(?:say|state|announce|claim|write|declare)(?:\s+about\b.*)?\??\s*$",
+    rf"^\s*what\s+(?:did|does|do|has|have|had)\s+\S.*?\s+{SPEECH_ASKED}(?:\s+about\b.*)?\??\s*$",
     re.IGNORECASE,
 )
 QUOTE_MARKS = '"“”«»'
@@ -531,7 +532,7 @@ def answering_kind(
     return scored
 
 
-def follows(a: Sentence, b: Sentence) -> bool:
+def adjacent(a: Sentence, b: Sentence) -> bool:
     """`a` and `b` are neighbours in one paragraph of one passage (in either order)."""
     if a.passage is not b.passage:
         return False
@@ -553,7 +554,7 @@ def choose(scored: Sequence[Scored], min_support: float, each_document: bool = F
         if len(chosen) == MAX_SENTENCES:
             break
         new_doc = candidate.sentence.passage.doc_id not in docs
-        close = NEXT_TO_CHOSEN if any(follows(candidate.sentence, c.sentence) for c in chosen) else CLOSE_TO_BEST
+        close = NEXT_TO_CHOSEN if any(adjacent(candidate.sentence, c.sentence) for c in chosen) else CLOSE_TO_BEST
         if candidate.score < close * best.score:
             if not each_document:
                 break  # the rest score lower still
