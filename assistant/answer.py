@@ -22,6 +22,7 @@ from lemminflect import getAllLemmas
 
 from assistant.byline import Followed, about_articles, line_asked_for
 from assistant.chat import ANAPHORA, is_followup, own_terms
+from assistant.focus import NAME_REQUEST, asked_focus
 from assistant.text import content_terms, name_terms, sentence_spans, stem
 from assistant.types import Answer, Citation, Passage
 from assistant.vectors import Embed
@@ -86,17 +87,6 @@ EACH_DOCUMENT = re.compile(
 PRONOUN_FIRST = re.compile(r"(?:He|She|They|His|Her|Their)\b")
 # "Why?", "How so?" (a reason or a manner; "how many" asks for a figure).
 BARE_WHY = re.compile(r"\s*(?:why|how)\b(?!\s+(?:many|much|long|far|old|often)\b)", re.IGNORECASE)
-# "Name the ships", "List the ...": a request for names.
-NAME_REQUEST = r"^\s*(?:please\s+)?(?:name|list)"
-# "At which port ...?": the kind of thing asked for; a sentence naming one ("port of Najin") answers it.
-FOCUS = re.compile(
-    r"\b(?:which|what)\s+(?:[a-z-]+\s+){0,2}?([a-z]+)\s+(?:is|are|was|were|did|does|do|has|have|had)\b"
-    # "the names of the (three Russian) ships", "Name the ships", "the ship names": the thing named
-    rf"|(?:\bnames?\s+of|{NAME_REQUEST})\s+"
-    r"(?:(?:the|these|those|all|both|each|(?-i:[A-Z][\w-]*)|[a-z]+ty|two|three|four|five)\s+)*([a-z]+)"
-    r"|\b(?!(?:the|their|its|whose|what|which|these|those)\b)([a-z]+)\s+names\b",
-    re.I,
-)
 # "the names of", "Name ...", "compare", "how far": what kind of answer is asked for, not words the answer holds
 # ("the ships named in the report").
 ASKED_FORM = re.compile(
@@ -271,18 +261,6 @@ def answer_type_bonus(question: str, sentence: str, defines: bool | None = None)
         asked = {w.lower() for w in re.findall(r"\w+", question)}
         return 0.04 if any(m.group(0).lower() not in asked for m in NAME.finditer(sentence)) else 0.0
     return 0.0
-
-
-@lru_cache(maxsize=256)
-def asked_focus(question: str) -> re.Pattern[str] | None:
-    """What names one of the things asked for ("ships, the Maya" for "Which ships ...?", "port of Najin" for
-    "At which port ...?"); None when the question asks for no kind of thing."""
-    focus = FOCUS.search(question)
-    if not focus:
-        return None
-    word = next(g for g in focus.groups() if g).lower()
-    prefix = os.path.commonprefix([word, stem(word)])  # port/ports, company/companies
-    return re.compile(rf"(?i:\b{prefix}\w*)\s*(?:,|-|–|—|\bof\b|\bcalled\b|\bnamed\b)?\s*(?:the\s+)?[A-Z][\w'ʼ-]+")
 
 
 def with_named_focus(question: str, picked: list[Scored], scored: Sequence[Scored], min_support: float) -> list[Scored]:

@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from assistant.focus import focus_names
 from assistant.text import content_terms, name_terms
 from assistant.types import Answer, Passage
 
@@ -68,10 +69,12 @@ class Followed:
 def followed(previous: Answer | None) -> Followed:
     if previous is None:
         return Followed()
+    quoted = " ".join(c.text for c in previous.citations)
     return Followed(
         frozenset(c.doc_id for c in previous.citations),
         bool(OTHER.search(previous.question)),
-        name_terms(" ".join(c.text for c in previous.citations)),
+        # "they" after "Which ships ...?" are the ships it named, not every name quoted ("North Korean").
+        focus_names(previous.question, quoted) or name_terms(quoted),
     )
 
 

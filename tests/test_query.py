@@ -106,6 +106,20 @@ def test_follow_up_in_a_chat(bot: Assistant) -> None:
     transported = chat.ask("What did they transport?")
     assert "50 tons of rockets" in transported.text, transported.text
     assert_citations_exact(bot, transported)
+    # ... the ships it named, not every name it quoted: "the head of the North Korean Foreign Ministry" is no ship.
+    chat = bot.chat()
+    chat.ask("Which ships were loaded at Najin?")
+    headed = chat.ask("Where were they headed?")
+    assert "Far East" in headed.citations[0].text and "head of" not in headed.text, headed.text
+
+
+def test_the_names_that_answer_which_x() -> None:
+    from assistant.focus import focus_names
+
+    quoted = "Three Russian ships, the Maya, Angara and Maria, docked at the North Korean port of Najin."
+    assert focus_names("Which ships were loaded?", quoted) == {"maya", "angara", "maria"}
+    assert focus_names("At which port were they loaded?", quoted) == {"najin"}
+    assert focus_names("Who took the photos?", quoted) == set()  # no kind of thing asked for
 
 
 def test_a_follow_up_about_the_last_answer_reads_its_passages(bot: Assistant) -> None:
