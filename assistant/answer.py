@@ -133,6 +133,12 @@ WORDS_ASKED = re.compile(
     rf"^\s*what\s+(?:did|does|do|has|have|had)\s+\S.*?\s+{SPEECH_ASKED}(?:\s+about\b.*)?\??\s*$",
     re.IGNORECASE,
 )
+# "What did Peskov say about the satellite photos?": a sentence where Peskov speaks of something else is no answer.
+TOPIC_ASKED = re.compile(
+    rf"^\s*what\s+(?:did|does|do|has|have|had)\s+(?P<who>\S.*?)\s+{SPEECH_ASKED}\s+about\s+(?P<topic>.+?)\??\s*$",
+    re.IGNORECASE,
+)
+TOPIC_COSINE = 0.2  # "the images" and "... includes photos": 0.35; "the satellite photos" and Peskov on talks: 0.15
 QUOTE_MARKS = '"“”«»'
 QUOTE_SENTENCES = 4  # a quotation is sought at most this many sentences away
 SPEECH = (
@@ -510,6 +516,23 @@ def answering_kind(
     return scored
 
 
+def on_topic(question: str, scored: list[Scored], embed: Embed) -> list[Scored]:
+    """For "What did X say about Y?", the sentences that name X (or follow one that does) and hold a word of Y
+    or come close to it in meaning ("the images": "includes photos"); all of them for any other question."""
+    asked = TOPIC_ASKED.match(question)
+    if not asked or not scored:
+        return scored
+    who, topic = set(content_terms(asked["who"])), set(content_terms(asked["topic"]))
+    if not topic:
+        return scored  # "What do both articles say about it?": the history says what "it" is
+    if any(who & (x.sentence.about | x.sentence.before) for x in scored):
+        # Only when the passages name X as asked: "Washington" may be what they call "the US"; "both articles".
+        scored = [x for x in scored if who & (x.sentence.about | x.sentence.before)]
+    vectors = embed([asked["topic"]] + [x.sentence.text for x in scored])
+    cosines = vectors[1:] @ vectors[0]
+    return [x for x, cosine in zip(scored, cosines) if topic & x.sentence.about or cosine >= TOPIC_COSINE]
+
+
 def adjacent(a: Sentence, b: Sentence) -> bool:
     """`a` and `b` are neighbours in one paragraph of one passage (in either order)."""
     if a.passage is not b.passage:
@@ -697,6 +720,7 @@ class ExtractiveAnswerer:
             part_context = " ".join([context, *parts[:i]]).strip() if i and is_followup(part) else context
             scored = score_sentences(part, part_context, sentences, self.weights, self.embed)
             scored = answering_kind(part, context, part_context, scored, scope.last.named)
+            scored = on_topic(part, scored, self.embed)
             # A compound question gets the best sentence for each part; a part the corpus does not answer is left out.
             min_support = self.abstention.min_support(part, passage_terms, self.weights)
             picked = choose(scored, min_support, bool(EACH_DOCUMENT.search(question)))

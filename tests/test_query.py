@@ -60,6 +60,9 @@ def assert_citations_exact(bot: Assistant, answer: Answer) -> None:
         # "What did X say?": where X says something, not where X is named ("Putin met with ... Peskov").
         ("What did Peskov say?", "Peskov stated that the talks aimed", UK_DOC),
         ("What did the UN diplomat say?", "said the UN diplomat", BRITAIN_DOC),
+        # "What did X say about Y?": where X speaks of Y, in the texts' words ("photos" for "images").
+        ("What did the UK say about the images?", "includes photos", UK_DOC),
+        ("What did Washington announce about missile parts last week?", "discovered in Ukraine", UK_DOC),  # "the US"
         # The sentence after the best one, close behind it, says what the best one does not: the destination.
         ("What was the destination in the ship documents?", "Streletskaya Bay", BRITAIN_DOC),
         # An irregular verb in the question's form ("write") and the text's ("was written").
@@ -178,6 +181,7 @@ def test_streaming_gives_pieces_then_the_complete_answer(bot: Assistant) -> None
         "What did Japan say?",  # named in Vaddi's warning, which is not Japan's
         "Which Chinese ports did the Russian ships visit?",  # only the kind ("ports") may be a word the corpus lacks
         "Which minister visited Najin?",  # a foreign minister is named, but as met at the Kremlin
+        "What did Peskov say about the satellite photos?",  # he spoke of the talks, not of the photos
     ],
 )
 def test_questions_the_corpus_cannot_answer(bot: Assistant, question: str) -> None:
