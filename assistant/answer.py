@@ -128,11 +128,6 @@ SPEAKER_ASKED = re.compile(
     r"^\s*(?i:what)\s+(?i:did|does|do|has|have|had)\s+(?:(?i:the)\s+)?[\"“']?(?P<name>[A-Z][\w.'ʼ-]*(?:\s+[A-Z][\w.'ʼ-]*){0,4})"
     rf"[\"”']?\s+{SPEECH_ASKED}\s*\??$"  # lower case: "Islamic State"
 )
-# "What did the UN diplomat say?", "What did Peskov say about the talks?": their words, the whole quotation.
-WORDS_ASKED = re.compile(
-    rf"^\s*what\s+(?:did|does|do|has|have|had)\s+\S.*?\s+{SPEECH_ASKED}(?:\s+about\b.*)?\??\s*$",
-    re.IGNORECASE,
-)
 # "What did Peskov say about the satellite photos?": a sentence where Peskov speaks of something else is no answer.
 TOPIC_ASKED = re.compile(
     rf"^\s*what\s+(?:did|does|do|has|have|had)\s+(?P<who>\S.*?)\s+{SPEECH_ASKED}\s+about\s+(?P<topic>.+?)\??\s*$",
@@ -600,15 +595,17 @@ def whole_quote(sentence: Sentence, document: str) -> Sentence:
     return sentence
 
 
+def overlaps(sentence: Sentence, doc_id: str, start: int, end: int) -> bool:
+    return sentence.passage.doc_id == doc_id and sentence.start < end and start < sentence.end
+
+
 def whole_quotes(picked: Sequence[Scored], document_text: Callable[[str], str]) -> list[Scored]:
-    """Each sentence with the whole quotation it is part of, once: two sentences of one quotation are one."""
+    """Each sentence with the whole quotation it is part of, once (two sentences of one quotation are one): a
+    quotation's opening sentence alone does not say who is speaking, nor its last one what was said before."""
     out: list[Scored] = []
     for x in picked:
         s = whole_quote(x.sentence, document_text(x.sentence.passage.doc_id))
-        if not any(
-            s.passage.doc_id == o.sentence.passage.doc_id and s.start < o.sentence.end and o.sentence.start < s.end
-            for o in out
-        ):
+        if not any(overlaps(s, o.sentence.passage.doc_id, o.sentence.start, o.sentence.end) for o in out):
             out.append(replace(x, sentence=s))
     return out
 
@@ -707,7 +704,8 @@ class ExtractiveAnswerer:
         if line_asked_for(question):
             # An article without a byline (or dateline): its headline would otherwise "answer" who wrote it.
             return abstain(question, passages)
-        sentences = [s for s in split_sentences(passages) if (s.passage.doc_id, s.start, s.end) not in scope.exclude]
+        # Less what the last answer quoted, whose spans may be whole quotations of several sentences.
+        sentences = [s for s in split_sentences(passages) if not any(overlaps(s, *span) for span in scope.exclude)]
         dated = antecedent_date(context, sentences) if asks_when_of(question, context) else None
         if dated:
             return compose(question, [Scored(dated, 1.0, 1.0, dated.terms)], passages)
@@ -726,9 +724,9 @@ class ExtractiveAnswerer:
             picked = choose(scored, min_support, bool(EACH_DOCUMENT.search(question)))
             picked = with_named_focus(part, picked, scored, min_support)
             picked = picked[: 1 if len(parts) > 1 else MAX_SENTENCES]
-            if WORDS_ASKED.match(part):
-                picked = whole_quotes(picked, self.document_text)
-            chosen += [s for s in picked if all(s.sentence is not c.sentence for c in chosen)]
+            picked = whole_quotes(picked, self.document_text)
+            spans = [(c.sentence.passage.doc_id, c.sentence.start, c.sentence.end) for c in chosen]
+            chosen += [s for s in picked if not any(overlaps(s.sentence, *span) for span in spans)]
         return compose(question, chosen, passages) if chosen else abstain(question, passages)
 
     def stream(

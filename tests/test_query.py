@@ -385,6 +385,9 @@ def test_what_someone_said_is_quoted_whole(bot: Assistant) -> None:
     [quote] = answer.citations
     assert quote.text.startswith('"Russiaʼs use of North Korean weapons') and quote.text.endswith("said the UN diplomat.")
     assert "It undermines international efforts" in answer.text
+    # Whatever the question: a quotation's opening sentence alone would not say who is speaking.
+    why = bot.ask("Why is Russia's use of North Korean weapons a problem?")
+    assert [c.text for c in why.citations] == [quote.text]
 
 
 def test_a_quotation_extends_within_its_paragraph_only() -> None:
