@@ -161,6 +161,15 @@ class Sentence:
     def about(self) -> frozenset[str]:
         return self.terms | self.inherited
 
+    @property
+    def span(self) -> tuple[str, int, int]:
+        """(doc_id, start, end): where it is quoted from, as citations and `Scope.exclude` name it."""
+        return self.passage.doc_id, self.start, self.end
+
+    def overlaps(self, span: tuple[str, int, int]) -> bool:
+        doc_id, start, end = span
+        return self.passage.doc_id == doc_id and self.start < end and start < self.end
+
 
 @dataclass(frozen=True)
 class Scored:
@@ -520,9 +529,8 @@ def on_topic(question: str, scored: list[Scored], embed: Embed) -> list[Scored]:
     who, topic = set(content_terms(asked["who"])), set(content_terms(asked["topic"]))
     if not topic:
         return scored  # "What do both articles say about it?": the history says what "it" is
-    if any(who & (x.sentence.about | x.sentence.before) for x in scored):
-        # Only when the passages name X as asked: "Washington" may be what they call "the US"; "both articles".
-        scored = [x for x in scored if who & (x.sentence.about | x.sentence.before)]
+    # Only when the passages name X as asked: "Washington" may be what they call "the US"; "both articles".
+    scored = [x for x in scored if who & (x.sentence.about | x.sentence.before)] or scored
     vectors = embed([asked["topic"]] + [x.sentence.text for x in scored])
     cosines = vectors[1:] @ vectors[0]
     return [x for x, cosine in zip(scored, cosines) if topic & x.sentence.about or cosine >= TOPIC_COSINE]
@@ -595,21 +603,6 @@ def whole_quote(sentence: Sentence, document: str) -> Sentence:
     return sentence
 
 
-def overlaps(sentence: Sentence, doc_id: str, start: int, end: int) -> bool:
-    return sentence.passage.doc_id == doc_id and sentence.start < end and start < sentence.end
-
-
-def whole_quotes(picked: Sequence[Scored], document_text: Callable[[str], str]) -> list[Scored]:
-    """Each sentence with the whole quotation it is part of, once (two sentences of one quotation are one): a
-    quotation's opening sentence alone does not say who is speaking, nor its last one what was said before."""
-    out: list[Scored] = []
-    for x in picked:
-        s = whole_quote(x.sentence, document_text(x.sentence.passage.doc_id))
-        if not any(overlaps(s, o.sentence.passage.doc_id, o.sentence.start, o.sentence.end) for o in out):
-            out.append(replace(x, sentence=s))
-    return out
-
-
 def split_question(question: str) -> list[str]:
     """'Who is X, and when did Y?' -> ['Who is X', 'when did Y?']: each part is answered on its own."""
     parts = [p.strip(" ,;") for p in COMPOUND.split(question) if p and p.strip(" ,;")]
@@ -632,7 +625,7 @@ def compose(question: str, chosen: Sequence[Scored], retrieved: list[Passage]) -
     parts: list[str] = []
     for item in chosen:
         s = item.sentence
-        key = (s.passage.doc_id, s.start, s.end)
+        key = s.span
         if key not in numbers:
             numbers[key] = len(citations) + 1
             citations.append(Citation.quoting(numbers[key], s.passage, s.text, s.start, s.end))
@@ -705,7 +698,7 @@ class ExtractiveAnswerer:
             # An article without a byline (or dateline): its headline would otherwise "answer" who wrote it.
             return abstain(question, passages)
         # Less what the last answer quoted, whose spans may be whole quotations of several sentences.
-        sentences = [s for s in split_sentences(passages) if not any(overlaps(s, *span) for span in scope.exclude)]
+        sentences = [s for s in split_sentences(passages) if not any(s.overlaps(span) for span in scope.exclude)]
         dated = antecedent_date(context, sentences) if asks_when_of(question, context) else None
         if dated:
             return compose(question, [Scored(dated, 1.0, 1.0, dated.terms)], passages)
@@ -724,9 +717,12 @@ class ExtractiveAnswerer:
             picked = choose(scored, min_support, bool(EACH_DOCUMENT.search(question)))
             picked = with_named_focus(part, picked, scored, min_support)
             picked = picked[: 1 if len(parts) > 1 else MAX_SENTENCES]
-            picked = whole_quotes(picked, self.document_text)
-            spans = [(c.sentence.passage.doc_id, c.sentence.start, c.sentence.end) for c in chosen]
-            chosen += [s for s in picked if not any(overlaps(s.sentence, *span) for span in spans)]
+            for x in picked:
+                # A quotation's opening sentence alone does not say who is speaking, nor its last one what was
+                # said before: each sentence is quoted with the whole quotation it is part of, once.
+                quoted = whole_quote(x.sentence, self.document_text(x.sentence.passage.doc_id))
+                if not any(quoted.overlaps(c.sentence.span) for c in chosen):
+                    chosen.append(replace(x, sentence=quoted))
         return compose(question, chosen, passages) if chosen else abstain(question, passages)
 
     def stream(
