@@ -17,6 +17,7 @@ from assistant.chat import Chat, quoted_before, resolve_followup
 from assistant.config import Settings, load_settings
 from assistant.embeddings import load_embed_model, one_thread
 from assistant.errors import AssistantError, IndexStateError, QuestionError
+from assistant.indirect import direct
 from assistant.ingest import IngestReport, build_settings, ingest
 from assistant.keyword import load_term_stats
 from assistant.llms import LLMAnswerer, available_modes, load_answerer, resolve_mode
@@ -132,8 +133,12 @@ class Assistant:
             )
         return " ".join(question.split())
 
+    def read(self, question: str) -> str:
+        """The question as answered: names spelt as the corpus spells them, an indirect question made direct."""
+        return direct(self.speller.correct(question))
+
     def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
-        question = self.speller.correct(self.check_question(question))
+        question = self.read(self.check_question(question))
         with self._lock:
             return self.retriever.retrieve(question, k or self.settings.top_k)
 
@@ -168,8 +173,8 @@ class Assistant:
     ) -> Iterator[str | Answer]:
         started = time.perf_counter()
         asked = self.check_question(question)
-        question = self.speller.correct(asked)
-        history = [self.speller.correct(turn) for turn in history]  # earlier turns may hold the same misspelling
+        question = self.read(asked)
+        history = [self.read(turn) for turn in history]  # earlier turns may hold the same misspelling
         llm = self.answerer(mode)
         if llm:
             standalone, context = llm.resolve_followup(question, history, previous)

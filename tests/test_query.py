@@ -72,6 +72,10 @@ def assert_citations_exact(bot: Assistant, answer: Answer) -> None:
         ("Who is the author?", "Liza Brovko", BRITAIN_DOC),
         ("Who wrote the article about Britain giving the UN photos of North Korean supplies?", "Liza Brovko", BRITAIN_DOC),
         ("When was the article about UK satellite images of Russian ships published?", "January 22, 2024", UK_DOC),
+        # An indirect question is answered as the direct one it wraps.
+        ("Do you know who identified the third ship?", "NK News", BRITAIN_DOC),
+        ("Could you tell me what Peskov said?", "Peskov stated that the talks aimed", UK_DOC),
+        ("Any idea where the containers ended up?", "Tikhoretsk", BRITAIN_DOC),
     ],
 )
 def test_fact_questions(bot: Assistant, question: str, fact: str, doc: str) -> None:
@@ -321,6 +325,18 @@ def test_the_kind_asked_for_is_the_noun_before_the_verb() -> None:
     assert asked_kind("At which port were the ships loaded?") == {"port"}
     assert asked_kind("Which satellite company took the images?") == {"compani"}
     assert asked_kind("What is Rason?") == asked_kind("Who obtained the report?") == frozenset()
+
+
+def test_an_indirect_question_reads_as_the_direct_one() -> None:
+    from assistant.indirect import direct
+
+    assert direct("Do you know who took the photos?") == "Who took the photos?"
+    assert direct("Can you tell me where the ships were loaded.") == "Where the ships were loaded?"
+    assert direct("I'd like to know what Peskov said about the talks") == "What did Peskov say about the talks?"
+    assert direct("Could you please tell me about RUSI?") == "Tell me about RUSI?"
+    # A subject of the texts is no wrapper: whether Britain knows is the question ("Britain cannot say for sure").
+    for question in ("Does Britain know what was loaded?", "Do both articles say who took the photos?", "Who is he?"):
+        assert direct(question) == question
 
 
 def test_a_figure_in_words_answers_how_many() -> None:
