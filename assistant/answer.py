@@ -29,6 +29,7 @@ from assistant.vectors import Embed
 
 ABSTAIN_TEXT = "The corpus does not answer this question."
 MAX_SENTENCES = 3
+MORE_SENTENCES = 2  # "Tell me more" goes on with this many sentences of the text around the last answer
 CLOSE_TO_BEST = 0.85  # another sentence joins the best when it scores this share of it
 # ... or this share when it is the chosen one's neighbour: "in the ship's documents ... the DPRK is not mentioned.
 # At the same time, the destination is often indicated as Streletskaya Bay"
@@ -182,13 +183,15 @@ class Scored:
 @dataclass(frozen=True)
 class Scope:
     """What an answer draws on besides the question's passages: `overview`, the passages are the documents'
-    openings and the question asks what they are about; `exclude`, (doc_id, start, end) of sentences the last
-    answer quoted, which "Tell me more" does not want again; `last`, what the last turn was about, which
-    "the other article" is not."""
+    openings and the question asks what they are about; `exclude`, (doc_id, start, end) of what the conversation
+    quoted since the question that "Tell me more" follows, which it does not want again; `last`, what the last turn was about, which
+    "the other article" is not; `around`, the text "Tell me more" may go on with when nothing new reaches the
+    bar."""
 
     overview: bool = False
     exclude: frozenset[tuple[str, int, int]] = frozenset()
     last: Followed = Followed()
+    around: Sequence[Passage] = ()  # the chunks that hold what `exclude` names, and their neighbours
 
 
 class TermWeights:
@@ -603,6 +606,31 @@ def whole_quote(sentence: Sentence, document: str) -> Sentence:
     return sentence
 
 
+def continuation(scope: Scope, context: str, document_text: Callable[[str], str]) -> list[Scored]:
+    """"Tell me more" when no new sentence reaches the bar: the unquoted rest of a paragraph the conversation
+    quoted from ("Putin met with ... Choe Son-hui" before Peskov's words on "the talks"), else a sentence right
+    before or after a quoted one that names something the conversation was about; at most MORE_SENTENCES, in
+    reading order."""
+    earlier = set(content_terms(context))
+    near: list[tuple[bool, int, Sentence]] = []
+    for sentence in split_sentences(scope.around):
+        document = document_text(sentence.passage.doc_id)
+        sentence = whole_quote(sentence, document)
+        if any(sentence.overlaps(span) for span in scope.exclude):
+            continue
+        for doc_id, start, end in scope.exclude:
+            if doc_id != sentence.passage.doc_id:
+                continue
+            gap = document[min(sentence.end, end) : max(sentence.start, start)]
+            if "\n" not in gap or (not gap.strip() and sentence.about & earlier):
+                near.append(("\n" in gap, len(gap), sentence))
+    chosen: list[Sentence] = []
+    for _, _, sentence in sorted(near, key=lambda item: item[:2]):
+        if len(chosen) < MORE_SENTENCES and not any(sentence.overlaps(c.span) for c in chosen):
+            chosen.append(sentence)
+    return [Scored(s, 0.0, 0.0, frozenset()) for s in sorted(chosen, key=lambda s: s.start)]
+
+
 def split_question(question: str) -> list[str]:
     """'Who is X, and when did Y?' -> ['Who is X', 'when did Y?']: each part is answered on its own."""
     parts = [p.strip(" ,;") for p in COMPOUND.split(question) if p and p.strip(" ,;")]
@@ -719,10 +747,13 @@ class ExtractiveAnswerer:
             picked = picked[: 1 if len(parts) > 1 else MAX_SENTENCES]
             for x in picked:
                 # A quotation's opening sentence alone does not say who is speaking, nor its last one what was
-                # said before: each sentence is quoted with the whole quotation it is part of, once.
+                # said before: each sentence is quoted with the whole quotation it is part of, once (and not
+                # for "Tell me more" when the last answer quoted part of it).
                 quoted = whole_quote(x.sentence, self.document_text(x.sentence.passage.doc_id))
-                if not any(quoted.overlaps(c.sentence.span) for c in chosen):
+                if not any(quoted.overlaps(span) for span in [*scope.exclude, *(c.sentence.span for c in chosen)]):
                     chosen.append(replace(x, sentence=quoted))
+        if not chosen and scope.exclude:
+            chosen = continuation(scope, context, self.document_text)
         return compose(question, chosen, passages) if chosen else abstain(question, passages)
 
     def stream(

@@ -180,16 +180,14 @@ class Assistant:
             standalone, context = llm.resolve_followup(question, history, previous)
         else:
             standalone, context = resolve_followup(question, history, self.settings.history_tokens, previous)
+        exclude = quoted_before(question, previous)
         with self._lock:
             # "Summarize the articles": the openings of a small corpus's documents, as no passage matches it.
             openings = self.retriever.openings(OVERVIEW_DOCUMENTS) if asks_for_overview(question) else None
             passages = openings or self.retriever.retrieve(standalone, k or self.settings.top_k)
+            around = self.retriever.around(exclude)  # what "Tell me more" may continue with
         retrieved_ms = (time.perf_counter() - started) * 1000
-        scope = Scope(
-            overview=openings is not None,
-            exclude=quoted_before(question, previous),
-            last=followed(previous),
-        )
+        scope = Scope(overview=openings is not None, exclude=exclude, last=followed(previous), around=around)
         if llm:
             pieces = llm.stream(question, standalone, context, passages, self.extractive, scope)
         else:
@@ -197,6 +195,7 @@ class Assistant:
         for piece in pieces:
             if isinstance(piece, Answer):
                 piece.question = asked
+                piece.seen = exclude | {(c.doc_id, c.start, c.end) for c in piece.citations}
                 piece.standalone_question = standalone if standalone != asked else ""
                 piece.timings_ms = {
                     **piece.timings_ms,

@@ -68,10 +68,11 @@ def asks_about(question: str, previous: Answer | None) -> bool:
 
 
 def quoted_before(question: str, previous: Answer | None) -> frozenset[tuple[str, int, int]]:
-    """(doc_id, start, end) of what the `previous` answer quoted, when the question asks for more."""
+    """(doc_id, start, end) of what the `previous` answer and those it continued quoted, when the question asks
+    for more."""
     if previous is None or not MORE.match(question):
         return frozenset()
-    return frozenset((c.doc_id, c.start, c.end) for c in previous.citations)
+    return previous.seen | {(c.doc_id, c.start, c.end) for c in previous.citations}
 
 
 def resolve_followup(

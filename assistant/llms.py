@@ -321,7 +321,8 @@ class LLMAnswerer:
             yield found.text
             yield found
             return
-        sources = self.pack(standalone, [sentence_source(c, passages) for c in found.citations])
+        held = [*passages, *scope.around]  # "Tell me more" may go on in a passage the question did not retrieve
+        sources = self.pack(standalone, [sentence_source(c, held) for c in found.citations])
         if not sources:
             answer = abstain(question, passages)
             answer.mode = self.mode
@@ -396,8 +397,9 @@ class LLMAnswerer:
 
 
 def sentence_source(citation: Citation, passages: Sequence[Passage]) -> Passage:
-    """A cited sentence as a source of its own, keeping its passage's identity and metadata."""
-    p = next(p for p in passages if p.doc_id == citation.doc_id and p.start <= citation.start and citation.end <= p.end)
+    """A cited sentence as a source of its own, keeping its passage's identity and metadata (a whole quotation
+    may begin in the passage before the one that holds the rest)."""
+    p = next(p for p in passages if p.doc_id == citation.doc_id and p.start < citation.end and citation.start < p.end)
     return replace(p, text=citation.text, start=citation.start, end=citation.end)
 
 

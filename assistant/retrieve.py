@@ -19,7 +19,7 @@ sentences match a clause best are candidates too.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -231,6 +231,7 @@ class HybridRetriever:
         self.nodes = [metadata_dict_to_node(item) for item in keyword.corpus]
         for node, item in zip(self.nodes, keyword.corpus):
             node.id_ = item["node_id"]
+        self.doc_ids = [doc_id_of(node) for node in self.nodes]
         self.sources = np.array([str(n.metadata.get("source", "")) for n in self.nodes])
         self.dates = np.array([str(n.metadata.get("date", "")) for n in self.nodes])
         self.outlets = OutletMatcher({s for s in self.sources if s}, set(zip(self.sources.tolist(), self.dates.tolist())))
@@ -268,7 +269,7 @@ class HybridRetriever:
 
     def _chunk_index(self) -> np.ndarray:
         """Each chunk's position in its document (0 = the first)."""
-        docs = [doc_id_of(node) for node in self.nodes]
+        docs = self.doc_ids
         order = sorted(range(len(self.nodes)), key=lambda i: (docs[i], int(self.nodes[i].metadata["start"])))
         index = np.zeros(len(self.nodes), dtype=np.int64)
         for previous, current in zip(order, order[1:]):
@@ -416,6 +417,20 @@ class HybridRetriever:
 
     def retrieve(self, query: str, k: int) -> list[Passage]:
         return [to_passage(self.nodes[position], score) for position, score in self.ranked(query, k)]
+
+    def around(self, spans: Iterable[tuple[str, int, int]]) -> list[Passage]:
+        """The chunks that hold each (doc_id, start, end) span, with the chunk before and after each: the text
+        around what an answer quoted, whatever the question retrieves."""
+        docs = self.doc_ids
+        held: set[tuple[str, int]] = set()
+        for doc_id, start, end in spans:
+            for i, node in enumerate(self.nodes):
+                if docs[i] == doc_id and int(node.metadata["start"]) < end and start < int(node.metadata["end"]):
+                    held |= {(doc_id, int(self.chunk_index[i]) + step) for step in (-1, 0, 1)}
+        if not held:
+            return []
+        chosen = [i for i in range(len(self.nodes)) if (docs[i], int(self.chunk_index[i])) in held]
+        return [to_passage(self.nodes[i], 0.0) for i in sorted(chosen, key=lambda i: (docs[i], self.chunk_index[i]))]
 
     def openings(self, max_documents: int) -> list[Passage] | None:
         """The first chunk of every document, in path order; None when there are more than `max_documents`."""

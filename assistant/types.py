@@ -71,6 +71,9 @@ class Answer:
     unsupported: list[str] = field(default_factory=list)  # sentences / markers that failed the citation check
     notice: str = ""  # e.g. "the LLM was unreachable; answered extractively"
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # (doc_id, start, end) of what this answer and those it continues ("Tell me more") quoted: the next
+    # "Tell me more" skips it all.
+    seen: frozenset[tuple[str, int, int]] = frozenset()
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -164,6 +164,23 @@ def test_tell_me_more_does_not_repeat_the_last_answer(bot: Assistant) -> None:
     assert "nuclear deterrence" in bot.ask("What did Pranay Vaddi warn about?").text
 
 
+def test_tell_me_more_goes_on_with_the_text_around_the_last_answer(bot: Assistant) -> None:
+    chat = bot.chat()
+    chat.ask("What did Peskov say?")
+    # No other sentence about Peskov: the rest of his paragraph says which talks he spoke of.
+    more = chat.ask("Tell me more")
+    assert "Choe Son-hui" in more.text and not more.abstained, more.text
+    assert_citations_exact(bot, more)
+    chat = bot.chat()
+    said = chat.ask("What did the UN diplomat say?")
+    more = chat.ask("Tell me more")  # the quotation is its paragraph: the next one, about the UN
+    assert "UN expert group" in more.text, more.text
+    again = chat.ask("What else?")  # nothing quoted earlier in the conversation comes back
+    quoted = {(c.doc_id, c.start) for answer in (said, more) for c in answer.citations}
+    assert "first full report" in again.text and not quoted & {(c.doc_id, c.start) for c in again.citations}
+    assert_citations_exact(bot, again)
+
+
 def test_streaming_gives_pieces_then_the_complete_answer(bot: Assistant) -> None:
     chat = bot.chat()
     pieces = list(chat.stream("At which port were the Russian ships loaded?"))
