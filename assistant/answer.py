@@ -183,10 +183,10 @@ class Scored:
 @dataclass(frozen=True)
 class Scope:
     """What an answer draws on besides the question's passages: `overview`, the passages are the documents'
-    openings and the question asks what they are about; `exclude`, (doc_id, start, end) of what the conversation
-    quoted since the question that "Tell me more" follows, which it does not want again; `last`, what the last turn was about, which
-    "the other article" is not; `around`, the text "Tell me more" may go on with when nothing new reaches the
-    bar."""
+    openings and the question asks what they are about; `exclude`, (doc_id, start, end) of what the
+    conversation quoted since the question that "Tell me more" follows, which it does not want again; `last`,
+    what the last turn was about, which "the other article" is not; `around`, the text "Tell me more" may go on
+    with when nothing new reaches the bar."""
 
     overview: bool = False
     exclude: frozenset[tuple[str, int, int]] = frozenset()
