@@ -94,8 +94,9 @@ BARE_WHY = re.compile(r"\s*(?:why|how)\b(?!\s+(?:many|much|long|far|old|often)\b
 ASKED_FORM = re.compile(
     rf"\bnames?\b(?:\s+of\b)?|{NAME_REQUEST}\b"
     r"|\b(?:compared?|comparing|comparison|differ|differs|differences?|(?:dis)?agree[sd]?|contrast)\b"
-    # "Do both articles mention X?": what the texts do, not a word of theirs ("the DPRK is not mentioned")
-    r"|\b(?:mention(?:s|ed|ing)?|discuss(?:es|ed|ing)?)\b"
+    # "Do both articles mention X?": what the texts do, not a word of theirs ("the DPRK is not mentioned");
+    # "Summarize what they say about X": what to do with the answer (but "the Summary for Policymakers" is a name)
+    r"|\b(?:mention(?:s|ed|ing)?|discuss(?:es|ed|ing)?|summari[sz]e[sd]?|(?-i:summar(?:y|ies)|overview|gist))\b"
     r"|\btwo\s+(?:articles?|reports?|stories|documents?|texts?|sources?)\b"
     # "How far ...?" asks for a distance, whatever else is far ("the Far East")
     r"|\bhow\s+far\b"

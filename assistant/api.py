@@ -22,7 +22,7 @@ from assistant.ingest import IngestReport, build_settings, ingest
 from assistant.keyword import load_term_stats
 from assistant.llms import LLMAnswerer, available_modes, load_answerer, resolve_mode
 from assistant.overview import MAX_DOCUMENTS as OVERVIEW_DOCUMENTS
-from assistant.overview import asks_for_overview
+from assistant.overview import overview_of
 from assistant.retrieve import HybridRetriever
 from assistant.spelling import Speller
 from assistant.store import IndexDir
@@ -183,7 +183,7 @@ class Assistant:
         exclude = quoted_before(question, previous)
         with self._lock:
             # "Summarize the articles": the openings of a small corpus's documents, as no passage matches it.
-            openings = self.retriever.openings(OVERVIEW_DOCUMENTS) if asks_for_overview(question) else None
+            openings = overview_of(question, lambda: self.retriever.openings(OVERVIEW_DOCUMENTS))
             passages = openings or self.retriever.retrieve(standalone, k or self.settings.top_k)
             around = self.retriever.around(exclude)  # what "Tell me more" may continue with
         retrieved_ms = (time.perf_counter() - started) * 1000

@@ -1,12 +1,15 @@
-"""Requests for an overview ("Summarize the articles", "What are these documents about?"): no passage
-matches words such a request does not have, so it is answered from each document's opening instead,
-when the corpus is small enough for that to be an overview (a few articles, not a whole archive)."""
+"""Requests for an overview ("Summarize the articles", "What are these documents about?", "Summarize the UK
+article"): no passage matches words such a request does not have, so it is answered from the documents'
+openings instead, when the corpus is small enough for that to be an overview (a few articles, not a whole
+archive)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from assistant.text import content_terms, stem
+from assistant.types import Passage
 
 MAX_DOCUMENTS = 5
 # Naming the corpus or asking for a summary; "What is the article about?" names nothing else.
@@ -29,10 +32,15 @@ REQUEST_TERMS = frozenset(
 REFERS_BACK = re.compile(r"\b(?:it|its|they|them|their|he|she|him|her|his)\b", re.IGNORECASE)
 
 
-def asks_for_overview(question: str) -> bool:
-    """True for a request about the corpus as a whole, with no subject of its own."""
-    return (
-        bool(ASKS.search(question))
-        and not REFERS_BACK.search(question)
-        and not set(content_terms(question)) - REQUEST_TERMS
-    )
+def overview_of(question: str, openings: Callable[[], list[Passage] | None]) -> list[Passage] | None:
+    """The document openings a request for an overview asks for: every document's ("Summarize the articles"),
+    or the one whose title or outlet holds all the request's other words ("Summarize the UK article"); None for
+    any other question, and when `openings` gives none (a corpus too big for its openings to be an overview)."""
+    if not ASKS.search(question) or REFERS_BACK.search(question):
+        return None
+    named = set(content_terms(question)) - REQUEST_TERMS
+    firsts = openings()
+    if not named or firsts is None:
+        return firsts
+    chosen = [p for p in firsts if named <= set(content_terms(f"{p.title} {p.source}"))]
+    return chosen if len(chosen) == 1 else None

@@ -481,16 +481,29 @@ def test_the_headline_does_not_answer_a_question_that_echoes_it(bot: Assistant) 
 
 
 def test_a_request_for_an_overview_cites_the_opening_of_each_document(bot: Assistant) -> None:
-    from assistant.overview import asks_for_overview
+    from assistant.overview import overview_of
+    from assistant.types import Passage
+
+    def openings() -> list[Passage] | None:
+        return bot.retriever.openings(5)
 
     for request in ("Summarize the articles", "What are these documents about?", "Give me an overview", "TL;DR"):
-        assert asks_for_overview(request), request
+        assert overview_of(request, openings) == openings(), request
     for question in (
         "Summarize what the articles say about Oboronlogistika",
         "Who wrote the article?",
+        "Who wrote the UK article?",
         "What do both articles say about it?",  # "it" is the subject, from the conversation
     ):
-        assert not asks_for_overview(question), question
+        assert overview_of(question, openings) is None, question
+    # One article, named by words of its title: its opening alone.
+    uk = bot.ask("Summarize the UK article")
+    assert not uk.abstained and {c.doc_id for c in uk.citations} == {UK_DOC}
+    assert all(c.start < 1000 for c in uk.citations)
+    assert_citations_exact(bot, uk)
+    # A summary of a subject is an answer about it: "summarize" is no word the texts must hold.
+    subject = bot.ask("Summarize what the articles say about Oboronlogistika")
+    assert "Oboronlogistika" in subject.text and not subject.abstained
     answer = bot.ask("What are these articles about?")
     assert not answer.abstained
     assert_citations_exact(bot, answer)
