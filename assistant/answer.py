@@ -62,8 +62,9 @@ DATE = re.compile(
 # Verbs a text says otherwise ("give" is "has provided", "take" is "captured"): a sentence's score
 # weighs them at most this much, though the passages must still hold them to lower the bar for answering.
 # "gave", "took" read as these; "call" is "stated ... is"; "go" is "transiting to", "the end point of the route";
-# "What happened in September?" asks for September's events, not for a sentence that says "happening".
-LIGHT_VERBS = frozenset(content_terms("give given get make take put keep send bring call go happen occur"))
+# "What happened in September?" asks for September's events, not for a sentence that says "happening"; "Which
+# ships were involved?" for the ships, not for "known for its involvement".
+LIGHT_VERBS = frozenset(content_terms("give given get make take put keep send bring call go happen occur involve"))
 LIGHT_IDF = 0.5
 # A photo credit: "Images source: © Getty Images | 2023 Anadolu Agency".
 CREDIT = re.compile(r"©|\b(?:images?|photos?|pictures?)\s+(?:source|credits?)\s*:", re.IGNORECASE)

@@ -52,6 +52,7 @@ def assert_citations_exact(bot: Assistant, answer: Answer) -> None:
         ("Which US official called the cooperation unprecedented?", "Pranay Vaddi", UK_DOC),  # "stated ... is"
         ("Where did the containers go?", "Tikhoretsk", BRITAIN_DOC),  # "the end point of the container route"
         ("What happened in September?", "September to December", BRITAIN_DOC),  # not "This is happening ..."
+        ("Which ships were involved?", "the Maya, Angara and Maria", BRITAIN_DOC),  # not "known for its involvement"
         # The kind of thing asked for, when the corpus never uses its word, weighs little: the answer names one.
         ("Which newspaper obtained the report?", "The Guardian", UK_DOC),
         ("Which think tank identified two of the ships?", "Royal Joint Institute for Defense Research", BRITAIN_DOC),
