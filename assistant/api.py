@@ -180,14 +180,14 @@ class Assistant:
             standalone, context = llm.resolve_followup(question, history, previous)
         else:
             standalone, context = resolve_followup(question, history, self.settings.history_tokens, previous)
-        exclude = quoted_before(question, previous)
+        exclude, last = quoted_before(question, previous), followed(previous)
         with self._lock:
             # "Summarize the articles": the openings of a small corpus's documents, as no passage matches it.
-            openings = overview_of(question, lambda: self.retriever.openings(OVERVIEW_DOCUMENTS))
+            openings = overview_of(question, lambda: self.retriever.openings(OVERVIEW_DOCUMENTS), last)
             passages = openings or self.retriever.retrieve(standalone, k or self.settings.top_k)
             around = self.retriever.around(exclude)  # what "Tell me more" may continue with
         retrieved_ms = (time.perf_counter() - started) * 1000
-        scope = Scope(overview=openings is not None, exclude=exclude, last=followed(previous), around=around)
+        scope = Scope(overview=openings is not None, exclude=exclude, last=last, around=around)
         if llm:
             pieces = llm.stream(question, standalone, context, passages, self.extractive, scope)
         else:

@@ -65,6 +65,12 @@ class Followed:
     asked_other: bool = False
     named: frozenset[str] = frozenset()
 
+    def others(self, docs: Sequence[str]) -> list[str]:
+        """Of `docs`, the ones "the other article" means: those the turn did not cite, or the same ones again
+        when it was itself about the other article ("When was the other article published?", "Who wrote the
+        other one?"); none when it cited nothing."""
+        return [doc for doc in docs if (doc in self.cited) == self.asked_other] if self.cited else []
+
 
 def followed(previous: Answer | None) -> Followed:
     if previous is None:
@@ -94,8 +100,7 @@ def about_articles(question: str, passages: Sequence[Passage], last: Followed = 
     docs = list(dict.fromkeys(p.doc_id for p in passages))  # in rank order
     other = OTHER.search(question)
     if other:
-        # "When was the other article published?", then "Who wrote the other one?": the same article again.
-        docs = [doc for doc in docs if (doc in last.cited) == last.asked_other] if last.cited else []
+        docs = last.others(docs)
         if len(docs) != 1 and not other.group(0).lower().endswith("s"):
             return []
     elif not PLURAL.search(question):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from assistant.byline import OTHER, Followed
 from assistant.text import content_terms, stem
 from assistant.types import Passage
 
@@ -32,15 +33,24 @@ REQUEST_TERMS = frozenset(
 REFERS_BACK = re.compile(r"\b(?:it|its|they|them|their|he|she|him|her|his)\b", re.IGNORECASE)
 
 
-def overview_of(question: str, openings: Callable[[], list[Passage] | None]) -> list[Passage] | None:
+def overview_of(
+    question: str, openings: Callable[[], list[Passage] | None], last: Followed = Followed()
+) -> list[Passage] | None:
     """The document openings a request for an overview asks for: every document's ("Summarize the articles"),
-    or the one whose title or outlet holds all the request's other words ("Summarize the UK article"); None for
-    any other question, and when `openings` gives none (a corpus too big for its openings to be an overview)."""
+    the one whose title or outlet holds all the request's other words ("Summarize the UK article"), or the
+    one(s) the `last` turn was not about ("What does the other article say?"); None for any other question, and
+    when `openings` gives none (a corpus too big for its openings to be an overview)."""
     if not ASKS.search(question) or REFERS_BACK.search(question):
         return None
     named = set(content_terms(question)) - REQUEST_TERMS
     firsts = openings()
-    if not named or firsts is None:
+    if firsts is None:
+        return None
+    if OTHER.search(question):
+        others = last.others([p.doc_id for p in firsts])
+        chosen = [p for p in firsts if p.doc_id in others]
+        return chosen if chosen and not named else None
+    if not named:
         return firsts
     chosen = [p for p in firsts if named <= set(content_terms(f"{p.title} {p.source}"))]
     return chosen if len(chosen) == 1 else None

@@ -570,8 +570,15 @@ def test_the_other_article_is_the_one_the_last_answer_did_not_cite(bot: Assistan
     chat = bot.chat()
     chat.ask("When was the UK article published?")
     assert "Liza Brovko" in chat.ask("Who wrote the other article?").text
+    # What the other article says: its opening, as for "Summarize the articles", of that article alone.
+    chat = bot.chat()
+    chat.ask("What did the UK's Defense Intelligence report include?")
+    other = chat.ask("What does the other article say?")
+    assert {c.doc_id for c in other.citations} == {BRITAIN_DOC} and all(c.start < 1000 for c in other.citations)
+    assert "Great Britain has provided a group of UN experts" in other.text
     # Nothing to be other than; and retrieval ranks passages, it does not number articles.
-    for question in ("Who wrote the other article?", "Who wrote the second article?", "When was the first article published?"):
+    questions = ("Who wrote the other article?", "What does the other article say?", "Who wrote the second article?")
+    for question in (*questions, "When was the first article published?"):
         assert bot.ask(question).abstained, question
 
 
