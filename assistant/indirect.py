@@ -1,6 +1,7 @@
 """Indirect questions read as the direct ones they wrap: "Do you know who took the photos?" is "Who took the
-photos?". The wrapper's words ("know", "idea", "want") are in no answer and would weigh as much as the
-question's own, and the rules that read a question's form ("Who ...?", "What did X say?") look at its start."""
+photos?", and "Quote the UN diplomat" is "What did the UN diplomat say?". The wrapper's words ("know", "idea",
+"want", "quote") are in no answer and would weigh as much as the question's own, and the rules that read a
+question's form ("Who ...?", "What did X say?") look at its start."""
 
 from __future__ import annotations
 
@@ -40,10 +41,24 @@ EMBEDDED_SPEECH = re.compile(
 )
 
 
+# "Quote the UN diplomat", "Give me the exact quote from Budanov": what did they say?
+QUOTE_REQUEST = re.compile(
+    r"^\s*(?:(?:give|show|find|get)\s+(?:me\s+|us\s+)?(?:the\s+|an?\s+|any\s+)?(?:exact\s+|full\s+|direct\s+)?"
+    r"quot(?:e|es|ation|ations)\s+(?:from|of|by)|quote)"
+    r"\s+(?P<who>\S.*?)(?:\s+(?:about|on)\s+(?P<about>\S.*?))?\s*[.?!]?$",
+    re.I,
+)
+
+
 def direct(question: str) -> str:
-    """The direct question an indirect one wraps; any other question unchanged."""
+    """The direct question an indirect one wraps, or a request for a quotation asks; any other question
+    unchanged."""
     polite = POLITE.match(question)
     request = question[polite.end() :] if polite else question
+    quote = QUOTE_REQUEST.match(request)
+    if quote:
+        about = f" about {quote['about']}" if quote["about"] else ""
+        return f"What did {quote['who']} say{about}?"
     wrapped = WRAPPER.match(request)
     if not wrapped:
         return request[:1].upper() + request[1:] if polite else question

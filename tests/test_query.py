@@ -78,6 +78,7 @@ def assert_citations_exact(bot: Assistant, answer: Answer) -> None:
         ("Do you know who identified the third ship?", "NK News", BRITAIN_DOC),
         ("Could you tell me what Peskov said?", "Peskov stated that the talks aimed", UK_DOC),
         ("Any idea where the containers ended up?", "Tikhoretsk", BRITAIN_DOC),
+        ("Give me the exact quote from Budanov", "the situation would be catastrophic", BRITAIN_DOC),
     ],
 )
 def test_fact_questions(bot: Assistant, question: str, fact: str, doc: str) -> None:
@@ -353,6 +354,8 @@ def test_an_indirect_question_reads_as_the_direct_one() -> None:
     assert direct("Can you tell me where the ships were loaded.") == "Where the ships were loaded?"
     assert direct("I'd like to know what Peskov said about the talks") == "What did Peskov say about the talks?"
     assert direct("Could you please tell me about RUSI?") == "Tell me about RUSI?"
+    assert direct("Quote the UN diplomat") == "What did the UN diplomat say?"
+    assert direct("Can you give me the exact quote from Peskov on the talks?") == "What did Peskov say about the talks?"
     # A subject of the texts is no wrapper: whether Britain knows is the question ("Britain cannot say for sure").
     for question in ("Does Britain know what was loaded?", "Do both articles say who took the photos?", "Who is he?"):
         assert direct(question) == question
