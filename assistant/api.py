@@ -6,6 +6,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from assistant.indirect import direct
 from assistant.ingest import IngestReport, build_settings, ingest
 from assistant.keyword import load_term_stats
 from assistant.llms import LLMAnswerer, available_modes, load_answerer, resolve_mode
+from assistant.named_article import named_article
 from assistant.overview import MAX_DOCUMENTS as OVERVIEW_DOCUMENTS
 from assistant.overview import overview_of
 from assistant.retrieve import HybridRetriever
@@ -66,6 +68,11 @@ class Assistant:
             self.retriever = HybridRetriever(self.index, self.embed)
             docstore = self.index.docstore()
             self.documents = {doc_id: doc for doc_id, doc in docstore.docs.items()}
+            # What a question may call an article by: "the UK article", "the TechCrunch story".
+            self.labels = {
+                doc_id: f"{doc.metadata.get('title', '')} {doc.metadata.get('source', '')}"
+                for doc_id, doc in self.documents.items()
+            }
         except AssistantError:
             raise
         except Exception as exc:  # chroma / bm25s raise many types on a damaged folder
@@ -181,17 +188,25 @@ class Assistant:
         else:
             standalone, context = resolve_followup(question, history, self.settings.history_tokens, previous)
         exclude, last = quoted_before(question, previous), followed(previous)
+        named = named_article(question, self.labels)
+        answered = named.question if named else question  # "the UK article" names no word of the answer
         with self._lock:
             # "Summarize the articles": the openings of a small corpus's documents, as no passage matches it.
-            openings = overview_of(question, lambda: self.retriever.openings(OVERVIEW_DOCUMENTS), last)
-            passages = openings or self.retriever.retrieve(standalone, k or self.settings.top_k)
+            firsts = partial(self.retriever.openings, OVERVIEW_DOCUMENTS)
+            openings = overview_of(answered, firsts, last, named.doc_id if named else "")
+            if openings:
+                passages = openings
+            elif named:
+                passages = self.retriever.retrieve_within(standalone, named.doc_id, k or self.settings.top_k)
+            else:
+                passages = self.retriever.retrieve(standalone, k or self.settings.top_k)
             around = self.retriever.around(exclude)  # what "Tell me more" may continue with
         retrieved_ms = (time.perf_counter() - started) * 1000
         scope = Scope(overview=openings is not None, exclude=exclude, last=last, around=around)
         if llm:
-            pieces = llm.stream(question, standalone, context, passages, self.extractive, scope)
+            pieces = llm.stream(answered, standalone, context, passages, self.extractive, scope)
         else:
-            pieces = self.extractive.stream(question, context, passages, scope)
+            pieces = self.extractive.stream(answered, context, passages, scope)
         for piece in pieces:
             if isinstance(piece, Answer):
                 piece.question = asked

@@ -34,23 +34,26 @@ REFERS_BACK = re.compile(r"\b(?:it|its|they|them|their|he|she|him|her|his)\b", r
 
 
 def overview_of(
-    question: str, openings: Callable[[], list[Passage] | None], last: Followed = Followed()
+    question: str, openings: Callable[[], list[Passage] | None], last: Followed = Followed(), within: str = ""
 ) -> list[Passage] | None:
     """The document openings a request for an overview asks for: every document's ("Summarize the articles"),
-    the one whose title or outlet holds all the request's other words ("Summarize the UK article"), or the
-    one(s) the `last` turn was not about ("What does the other article say?"); None for any other question, and
-    when `openings` gives none (a corpus too big for its openings to be an overview)."""
+    the one whose title or outlet holds all the request's other words ("Summarize the article about Britain
+    giving the UN photos"), the one the question names (`within`: "Summarize the UK article"), or the one(s) the
+    `last` turn was not about ("What does the other article say?"); None for any other question, and when
+    `openings` gives none (a corpus too big for its openings to be an overview)."""
     if not ASKS.search(question) or REFERS_BACK.search(question):
         return None
     named = set(content_terms(question)) - REQUEST_TERMS
     firsts = openings()
     if firsts is None:
         return None
-    if OTHER.search(question):
-        others = last.others([p.doc_id for p in firsts])
-        chosen = [p for p in firsts if p.doc_id in others]
-        return chosen if chosen and not named else None
-    if not named:
-        return firsts
-    chosen = [p for p in firsts if named <= set(content_terms(f"{p.title} {p.source}"))]
-    return chosen if len(chosen) == 1 else None
+    if within or OTHER.search(question):
+        # The article is named already: any other word is a subject ("What does the UK article say about Peskov?").
+        wanted = {within} if within else set(last.others([p.doc_id for p in firsts]))
+        chosen = [p for p in firsts if p.doc_id in wanted and not named]
+    elif named:
+        chosen = [p for p in firsts if named <= set(content_terms(f"{p.title} {p.source}"))]
+        chosen = chosen if len(chosen) == 1 else []
+    else:
+        chosen = firsts
+    return chosen or None

@@ -418,6 +418,13 @@ class HybridRetriever:
     def retrieve(self, query: str, k: int) -> list[Passage]:
         return [to_passage(self.nodes[position], score) for position, score in self.ranked(query, k)]
 
+    def retrieve_within(self, query: str, doc_id: str, k: int) -> list[Passage]:
+        """The k chunks of one document that best match `query`, by stage 1's fusion within it (a question about
+        "the UK article" is about nothing else)."""
+        mask = np.array([doc == doc_id for doc in self.doc_ids])
+        fused = rrf(self.question_scores(query, question_clauses(query)).rankings(), mask)
+        return [to_passage(self.nodes[i], fused[i]) for i in top(fused, min(k, int(mask.sum())))]
+
     def around(self, spans: Iterable[tuple[str, int, int]]) -> list[Passage]:
         """The chunks that hold each (doc_id, start, end) span, with the chunk before and after each: the text
         around what an answer quoted, whatever the question retrieves."""

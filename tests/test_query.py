@@ -585,6 +585,30 @@ def test_the_other_article_is_the_one_the_last_answer_did_not_cite(bot: Assistan
         assert bot.ask(question).abstained, question
 
 
+def test_an_article_named_by_its_title_is_the_only_one_quoted(bot: Assistant) -> None:
+    from assistant.named_article import named_article
+
+    labels = bot.labels
+    assert named_article("What does the UK article say about Peskov?", labels).doc_id == UK_DOC
+    assert named_article("According to the Britain article, who obtained it?", labels).doc_id == BRITAIN_DOC
+    for question in (
+        "What does the article say?",  # names none
+        "What does the later article say?",  # places one, names none
+        "What does the North Korea article say?",  # both titles hold these words
+        "Does the UK article agree with the other articles?",  # about several
+    ):
+        assert named_article(question, labels) is None, question
+    # "Britain" is in the title, not in the sentence about Oboronlogistika: it abstained.
+    answer = bot.ask("What does the Britain article say about Oboronlogistika?")
+    assert "Oboronlogistika" in answer.text and {c.doc_id for c in answer.citations} == {BRITAIN_DOC}
+    assert_citations_exact(bot, answer)
+    # The ship names as the UK article spells them, not the Britain article's "Maya".
+    ships = bot.ask("What are the names of the ships in the UK article?")
+    assert "the Maja, Angara, and Maria" in ships.text and {c.doc_id for c in ships.citations} == {UK_DOC}
+    summary = bot.ask("Summarize the UK article")
+    assert {c.doc_id for c in summary.citations} == {UK_DOC} and all(c.start < 1000 for c in summary.citations)
+
+
 def test_a_misspelt_name_reads_as_the_corpus_spells_it(bot: Assistant) -> None:
     from assistant.spelling import Speller
 
