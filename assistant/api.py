@@ -192,8 +192,8 @@ class Assistant:
         answered = named.question if named else question  # "the UK article" names no word of the answer
         with self._lock:
             # "Summarize the articles": the openings of a small corpus's documents, as no passage matches it.
-            firsts = partial(self.retriever.openings, OVERVIEW_DOCUMENTS)
-            openings = overview_of(answered, firsts, last, named.doc_id if named else "")
+            firsts = partial(self.retriever.openings, OVERVIEW_DOCUMENTS)  # fetched only for such a request
+            openings = overview_of(answered, firsts, last, within=named.doc_id if named else "")
             if openings:
                 passages = openings
             elif named:

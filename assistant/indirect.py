@@ -39,8 +39,6 @@ SPEECH_FORMS = {
 EMBEDDED_SPEECH = re.compile(
     rf"^what\s+(?P<who>\S.*?)\s+(?P<verb>{'|'.join(SPEECH_FORMS)})(?P<about>\s+about\s+.+)?$", re.I
 )
-
-
 # "Quote the UN diplomat", "Give me the exact quote from Budanov": what did they say?
 QUOTE_REQUEST = re.compile(
     r"^\s*(?:(?:give|show|find|get)\s+(?:me\s+|us\s+)?(?:the\s+|an?\s+|any\s+)?(?:exact\s+|full\s+|direct\s+)?"
