@@ -22,7 +22,7 @@ from assistant.indirect import direct
 from assistant.ingest import IngestReport, build_settings, ingest
 from assistant.keyword import load_term_stats
 from assistant.llms import LLMAnswerer, available_modes, load_answerer, resolve_mode
-from assistant.named_article import named_article
+from assistant.named_article import label_terms, named_article
 from assistant.overview import MAX_DOCUMENTS as OVERVIEW_DOCUMENTS
 from assistant.overview import overview_of
 from assistant.retrieve import HybridRetriever
@@ -70,7 +70,7 @@ class Assistant:
             self.documents = {doc_id: doc for doc_id, doc in docstore.docs.items()}
             # What a question may call an article by: "the UK article", "the TechCrunch story".
             self.labels = {
-                doc_id: f"{doc.metadata.get('title', '')} {doc.metadata.get('source', '')}"
+                doc_id: label_terms(doc.metadata.get("title", ""), doc.metadata.get("source", ""))
                 for doc_id, doc in self.documents.items()
             }
         except AssistantError:

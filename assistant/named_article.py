@@ -30,9 +30,14 @@ class NamedArticle:
     question: str  # as answered: "the UK article" reads "the article"
 
 
-def named_article(question: str, labels: Mapping[str, str]) -> NamedArticle | None:
+def label_terms(title: str, source: str) -> frozenset[str]:
+    """What a question may call an article by: the words of its title and outlet."""
+    return frozenset(content_terms(f"{title} {source}"))
+
+
+def named_article(question: str, labels: Mapping[str, frozenset[str]]) -> NamedArticle | None:
     """The one article the question names, when all the words before "article" are in its title or outlet and
-    in no other document's (`labels`: doc_id -> title and outlet); None for no reference, or several."""
+    in no other document's (`labels`: doc_id -> `label_terms`); None for no reference, or several."""
     if len(ARTICLES.findall(question)) != 1:
         return None  # "Do the articles ... and does the 'NBA Odds' article ...?" is about several
     references = [m for m in REFERENCE.finditer(question) if content_terms(m["words"])]  # not "the other article"
@@ -42,7 +47,7 @@ def named_article(question: str, labels: Mapping[str, str]) -> NamedArticle | No
     words = set(content_terms(reference["words"]))
     if words & PLACING:
         return None
-    docs = [doc_id for doc_id, label in labels.items() if words <= set(content_terms(label))]
+    docs = [doc_id for doc_id, label in labels.items() if words <= label]
     if len(docs) != 1:
         return None
     return NamedArticle(docs[0], f"{question[: reference.start()]}the article{question[reference.end() :]}")

@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 
 from assistant.byline import OTHER, Followed
+from assistant.named_article import label_terms
 from assistant.text import content_terms, stem
 from assistant.types import Passage
 
@@ -52,7 +53,7 @@ def overview_of(
         wanted = {within} if within else set(last.others([p.doc_id for p in firsts]))
         chosen = [p for p in firsts if p.doc_id in wanted and not named]
     elif named:
-        chosen = [p for p in firsts if named <= set(content_terms(f"{p.title} {p.source}"))]
+        chosen = [p for p in firsts if named <= label_terms(p.title, p.source)]
         chosen = chosen if len(chosen) == 1 else []
     else:
         chosen = firsts
