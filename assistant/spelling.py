@@ -1,8 +1,8 @@
-"""Misspelt names in a question ("Oboronlogistica", "Tikoretsk") read as the corpus spells them: a name
-the index has never seen would otherwise match nothing, and the assistant would say the corpus does not
-answer a question it does. Only long capitalised words unknown to the corpus are changed (a name is what a
-reader cannot know how to spell; an unknown common word, "uninjured", is more often right than a typo),
-and only to a single clear nearest word of the corpus."""
+"""Misspelt words in a question ("Oboronlogistica", "Tikoretsk", "sanctons") read as the corpus spells them: a
+word the index has never seen would otherwise match nothing, and the assistant would say the corpus does not
+answer a question it does. Only long words unknown to the corpus are changed: capitalised ones (a name is what a
+reader cannot know how to spell), and lower-case ones that are no English word either (an unknown common word,
+"uninjured", is more often right than a typo); and only to a single clear nearest word of the corpus."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import difflib
 import re
 from collections.abc import Callable, Iterable
 
+from lemminflect import getAllLemmas
+
 from assistant.text import STOPWORDS, stem
 
 MIN_LENGTH = 7  # shorter words have too many near neighbours ("champs", "Champa") to correct safely
 CUTOFF = 0.85  # difflib similarity: about one edit in seven letters
-NAME = re.compile(r"\b[A-Z][^\W\d_]+")
+WORD = re.compile(r"\b[^\W\d_]+")
 POSSESSIVE = re.compile(r"['ʼ’].*$")  # the corpus's "Pyongyangʼs" is the question's "Pyongyang"
 
 
@@ -31,16 +33,19 @@ class Speller:
         self.surface = surface
 
     def correct(self, question: str) -> str:
-        return NAME.sub(lambda m: self._word(m.group(0)), question)
+        return WORD.sub(lambda m: self._word(m.group(0)), question)
 
     def _word(self, word: str) -> str:
         term = stem(word.lower())
         if len(word) < MIN_LENGTH or term in self.known or word.lower() in STOPWORDS:
             return word
+        name = word[0].isupper()
+        if not name and getAllLemmas(word):
+            return word  # an English word the corpus does not use
         near = [t for t in self.by_initial.get(term[0], []) if abs(len(t) - len(term)) <= 2]
         matches = difflib.get_close_matches(term, near, n=2, cutoff=CUTOFF)
         if len(matches) != 1 or POSSESSIVE.sub("", matches[0]) == term:
             return word  # none, no single clear one, or the same word (not a misspelling)
         written = self.surface(matches[0])
-        # A name only for a name: "AppleCare" is not a misspelt "appearing".
-        return written if written and written[0].isupper() else word
+        # A name only for a name: "AppleCare" is not a misspelt "appearing" (a lower-case word may be either).
+        return written if written and (written[0].isupper() or not name) else word

@@ -609,15 +609,20 @@ def test_an_article_named_by_its_title_is_the_only_one_quoted(bot: Assistant) ->
     assert {c.doc_id for c in summary.citations} == {UK_DOC} and all(c.start < 1000 for c in summary.citations)
 
 
-def test_a_misspelt_name_reads_as_the_corpus_spells_it(bot: Assistant) -> None:
+def test_a_misspelt_word_reads_as_the_corpus_spells_it(bot: Assistant) -> None:
     from assistant.spelling import Speller
 
-    written = {"oboronlogistika": "Oboronlogistika", "playabl": "playable", "tikhoretsk": "Tikhoretsk"}
+    written = {
+        "oboronlogistika": "Oboronlogistika", "playabl": "playable", "tikhoretsk": "Tikhoretsk", "sanction": "sanctions"
+    }
     speller = Speller(written, written.get)
     assert speller.correct("What is Oboronlogistica?") == "What is Oboronlogistika?"
     assert speller.correct("Is Tikoretsk far?") == "Is Tikhoretsk far?"
     assert speller.correct("Who runs PlayLab?") == "Who runs PlayLab?"  # a name is not corrected to a common word
-    assert speller.correct("Was Tikoretsk uninjured?") == "Was Tikhoretsk uninjured?"  # unknown common words stay
+    assert speller.correct("Was Tikoretsk uninjured?") == "Was Tikhoretsk uninjured?"  # English words stay
+    # A lower-case word that is no English word is a typo, of a common word or of a name.
+    assert speller.correct("sanctons on tikoretsk") == "sanctions on Tikhoretsk"
+    assert "sanctions" in bot.ask("Why were there sanctons on the ships?").text
 
     answer = bot.ask("What is Oboronlogistica?")
     assert answer.question == "What is Oboronlogistica?" and answer.standalone_question == "What is Oboronlogistika?"
