@@ -69,7 +69,10 @@ LIGHT_IDF = 0.5
 # A photo credit: "Images source: © Getty Images | 2023 Anadolu Agency".
 CREDIT = re.compile(r"©|\b(?:images?|photos?|pictures?)\s+(?:source|credits?)\s*:", re.IGNORECASE)
 # "..., and when ...", "... and who ...": a second question joined to the first.
-COMPOUND = re.compile(r"(?:,\s*|\s+)and\s+(?=(?:who|what|when|where|which|how|why)\b)", re.IGNORECASE)
+WH_WORD = r"(?:who|what|when|where|which|how|why)\b"
+COMPOUND = re.compile(rf"(?:,\s*|\s+)and\s+(?={WH_WORD})", re.IGNORECASE)
+# "Where and when were ...?", "Who took the photos, and when?": a part that is only its question word.
+LONE_WH = re.compile(rf"\s*{WH_WORD}\W*$", re.IGNORECASE)
 NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'ʼ-]+")
 # "... in North Korea.© Ministry of Defense", "... forces.NewsUK reveals": a sentence end with no space after it.
 GLUED = re.compile(r"(?<=[a-z)\"”][.!?])(?=[©A-Z])")
@@ -635,8 +638,13 @@ def continuation(scope: Scope, context: str, document_text: Callable[[str], str]
 
 
 def split_question(question: str) -> list[str]:
-    """'Who is X, and when did Y?' -> ['Who is X', 'when did Y?']: each part is answered on its own."""
+    """'Who is X, and when did Y?' -> ['Who is X', 'when did Y?']: each part is answered on its own. A part
+    that is only its question word asks it of the rest of another: 'Where and when were the ships photographed?'
+    -> ['Where were the ships photographed?', 'when were the ships photographed?']."""
     parts = [p.strip(" ,;") for p in COMPOUND.split(question) if p and p.strip(" ,;")]
+    full = next((p for p in parts if not LONE_WH.match(p)), "")
+    body = re.sub(rf"^\s*{WH_WORD}", "", full, flags=re.IGNORECASE)
+    parts = [f"{p.strip(' ?')}{body}" if LONE_WH.match(p) else p for p in parts]
     return parts if len(parts) > 1 and all(len(content_terms(p)) >= 1 for p in parts) else [question]
 
 
@@ -742,6 +750,9 @@ class ExtractiveAnswerer:
             part_context = " ".join([context, *parts[:i]]).strip() if i and is_followup(part) else context
             scored = score_sentences(part, part_context, sentences, self.weights, self.embed)
             scored = answering_kind(part, context, part_context, scored, scope.last.named)
+            if len(parts) > 1 and part.lower().startswith("when"):
+                # The other parts say the rest: this one is answered by a date or by nothing.
+                scored = [x for x in scored if states_a_date(x.sentence.text)]
             scored = on_topic(part, scored, self.embed)
             # A compound question gets the best sentence for each part; a part the corpus does not answer is left out.
             min_support = self.abstention.min_support(part, passage_terms, self.weights)

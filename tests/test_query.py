@@ -90,6 +90,21 @@ def test_fact_questions(bot: Assistant, question: str, fact: str, doc: str) -> N
     assert all(len(c.text) < len(bot.document_text(c.doc_id)) // 3 for c in answer.citations), "cite spans, not documents"
 
 
+def test_a_compound_questions_lone_question_word_asks_it_of_the_rest(bot: Assistant) -> None:
+    from assistant.answer import split_question
+
+    assert split_question("Where and when were the ships photographed?") == [
+        "Where were the ships photographed?",
+        "when were the ships photographed?",
+    ]
+    assert split_question("Who took the photos, and when?") == ["Who took the photos", "when took the photos"]
+    assert split_question("Who and when?") == ["Who and when?"]  # nothing to ask them of
+    # The "when" part is answered by a dated sentence, which the best one for "photographed" is not.
+    answer = bot.ask("Where and when were the ships photographed?")
+    assert "From September to December" in answer.text and "port" in answer.text, answer.text
+    assert_citations_exact(bot, answer)
+
+
 def test_question_that_needs_both_articles(bot: Assistant) -> None:
     answer = bot.ask("How can Korean-made Iskanders be identified, and where were fragments of them found?")
     assert_citations_exact(bot, answer)
