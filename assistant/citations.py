@@ -60,6 +60,11 @@ class SourceSentence:
     terms: frozenset[str]
     numbers: frozenset[str]
 
+    @property
+    def span(self) -> tuple[str, int, int]:
+        """(doc_id, start, end), as an extractive answer's sentences name where they are quoted from."""
+        return self.passage.doc_id, self.start, self.end
+
 
 @dataclass(frozen=True)
 class Match:
@@ -208,11 +213,10 @@ class CitationChecker:
         item = Checked(sentence)
         for match in chosen:
             s = match.sentence
-            key = (s.passage.doc_id, s.start, s.end)
-            if key not in self.keys:
-                self.keys.append(key)
+            if s.span not in self.keys:
+                self.keys.append(s.span)
                 self.spans.append(s)
-            number = self.keys.index(key) + 1
+            number = self.keys.index(s.span) + 1
             if number not in item.cited:
                 item.cited.append(number)
         return item
