@@ -210,7 +210,7 @@ class Assistant:
         for piece in pieces:
             if isinstance(piece, Answer):
                 piece.question = asked
-                piece.seen = exclude | {(c.doc_id, c.start, c.end) for c in piece.citations}
+                piece.seen = exclude | {c.span for c in piece.citations}
                 piece.standalone_question = standalone if standalone != asked else ""
                 piece.timings_ms = {
                     **piece.timings_ms,

@@ -72,7 +72,7 @@ def quoted_before(question: str, previous: Answer | None) -> frozenset[tuple[str
     for more."""
     if previous is None or not MORE.match(question):
         return frozenset()
-    return previous.seen | {(c.doc_id, c.start, c.end) for c in previous.citations}
+    return previous.seen | {c.span for c in previous.citations}
 
 
 def resolve_followup(

@@ -55,6 +55,11 @@ class Citation:
             passage.page_at(start),
         )
 
+    @property
+    def span(self) -> tuple[str, int, int]:
+        """(doc_id, start, end): what it quotes, as answers name the spans a conversation has seen."""
+        return self.doc_id, self.start, self.end
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
