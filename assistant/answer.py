@@ -141,6 +141,18 @@ TOPIC_ASKED = re.compile(
     re.IGNORECASE,
 )
 TOPIC_COSINE = 0.2  # "the images" and "... includes photos": 0.35; "the satellite photos" and Peskov on talks: 0.15
+# "What was the meeting about?", "What was discussed at the meeting in Moscow?", "the purpose of the talks":
+# what an event was about, which the sentence naming the event often leaves to the one after it.
+PURPOSE_ASKED = re.compile(
+    r"^\s*what\s+(?:is|are|was|were)\b.*\babout\s*\??\s*$|^\s*what\s+(?:is|are|was|were)\s+(?:being\s+)?discussed\b"
+    r"|^\s*what\s+(?:did|do|does|will)\b.*\bdiscuss\s*\??\s*$"
+    r"|^\s*what\s+(?:is|are|was|were)\s+(?:the\s+)?(?:\w+\s+)?(?:purpose|aim|goal|agenda|subject)s?\s+of\b",
+    re.IGNORECASE,
+)
+# What a sentence says an event was for: "the talks aimed to foster", "a meeting to strengthen" (not "to North Korea").
+PURPOSE = re.compile(
+    r"\b(?i:about|discuss\w*|aim\w*|purpose\w*|goals?|agenda|focus\w*|topics?)\b|\b(?i:to)\s+(?!the\b|a\b|an\b)[a-z]+\b"
+)
 QUOTE_MARKS = '"“”«»'
 QUOTE_SENTENCES = 4  # a quotation is sought at most this many sentences away
 SPEECH = (
@@ -292,6 +304,19 @@ def with_named_focus(question: str, picked: list[Scored], scored: Sequence[Score
         return picked
     naming = next((s for s in scored if s.support >= min_support and named.search(s.sentence.text)), None)
     return picked + [naming] if naming else picked
+
+
+def with_purpose(question: str, picked: list[Scored], sentences: Sequence[Sentence]) -> list[Scored]:
+    """An answer to "What was the meeting about?" that only says the meeting took place ("Putin met with ...
+    Choe Son-hui at the Kremlin") also gets the sentence right after it when that one says what it was for
+    ("... the talks aimed to foster ...")."""
+    if not picked or not PURPOSE_ASKED.search(question) or PURPOSE.search(picked[0].sentence.text):
+        return picked
+    first = picked[0].sentence
+    after = next((s for s in sentences if s.start > first.start and adjacent(first, s)), None)
+    if after is None or not PURPOSE.search(after.text) or any(after.overlaps(x.sentence.span) for x in picked):
+        return picked
+    return [picked[0], Scored(after, picked[0].score, picked[0].support, frozenset()), *picked[1:]][:MAX_SENTENCES]
 
 
 def states_a_date(sentence: str) -> bool:
@@ -758,6 +783,7 @@ class ExtractiveAnswerer:
             min_support = self.abstention.min_support(part, passage_terms, self.weights)
             picked = choose(scored, min_support, bool(EACH_DOCUMENT.search(question)))
             picked = with_named_focus(part, picked, scored, min_support)
+            picked = with_purpose(part, picked, sentences)
             picked = picked[: 1 if len(parts) > 1 else MAX_SENTENCES]
             for x in picked:
                 # A quotation's opening sentence alone does not say who is speaking, nor its last one what was

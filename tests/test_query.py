@@ -199,6 +199,18 @@ def test_tell_me_more_goes_on_with_the_text_around_the_last_answer(bot: Assistan
     assert_citations_exact(bot, again)
 
 
+def test_what_an_event_was_about_comes_with_the_sentence_that_says_it(bot: Assistant) -> None:
+    # The sentence naming the meeting matches every word; the one after it says what the talks were for.
+    about = bot.ask("What was the meeting between Putin and Choe Son-hui about?")
+    assert "Choe Son-hui" in about.text and "further development of relations" in about.text, about.text
+    assert_citations_exact(bot, about)
+    discussed = bot.ask("What was discussed at the meeting in Moscow?")
+    assert "strategic and tactical cooperation" in discussed.text, discussed.text
+    # A sentence that says so itself needs nothing after it.
+    purpose = bot.ask("What was the purpose of the talks at the Kremlin?")
+    assert len(purpose.citations) == 1 and "aimed to foster" in purpose.text, purpose.text
+
+
 def test_streaming_gives_pieces_then_the_complete_answer(bot: Assistant) -> None:
     chat = bot.chat()
     pieces = list(chat.stream("At which port were the Russian ships loaded?"))
