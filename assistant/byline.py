@@ -1,5 +1,5 @@
-"""Questions about an article itself ("Who wrote the article about ...?", "When was it published?"):
-answered from its byline or dateline near the top of the text, so the citation is an exact span. The
+"""Questions about an article itself ("Who wrote the article about ...?", "When was it published?", "Which
+outlet published it?"): answered from its byline, dateline or outlet line near the top of the text, so the citation is an exact span. The
 article is the one the best-ranked passage comes from; stored metadata alone is never cited.
 """
 
@@ -45,6 +45,26 @@ DATE_QUESTION = re.compile(
     rf"\b(?:publication|publishing) dates?\b|\bdates? of {DETERMINER}{ARTICLE}\b|{ORDER_QUESTION}",
     re.IGNORECASE,
 )
+# "Which outlet published the article?", "Who published these stories?", "Where was it published?".
+OUTLET = r"(?:news\s+)?(?:outlets?|publications?|newspapers?|papers?|magazines?|websites?|sites?|media|publishers?|agenc(?:y|ies))"
+# "the article", "these stories", "it": not "an article about Tesla", one the text itself speaks of.
+THE_ARTICLE = rf"(?:(?:the|this|that|these|those|both|each|all)\s+{ARTICLE}|it\b)"
+OUTLET_QUESTION = re.compile(
+    rf"\b(?:which|what)\s+{OUTLET}\s+(?:published|ran|carried|printed|posted|released)\s+{THE_ARTICLE}"
+    rf"|\bwho\s+(?:published|ran|printed|posted)\s+{THE_ARTICLE}"
+    rf"|\b(?:where|in\s+which\s+\w+)\s+(?:was|were)\s+{THE_ARTICLE}\s+(?:first\s+)?(?:published|printed|posted)\b"
+    rf"|\b(?:publishers?|outlets?)\s+of\s+{THE_ARTICLE}"
+    rf"|\b(?:which|what)\s+{OUTLET}\s+(?:is|are|was|were)\s+{THE_ARTICLE}\s+from\b",
+    re.IGNORECASE,
+)
+# A line naming the outlet: "Source: Reuters", "Published by the Kyiv Independent", or a wire dateline
+# "LONDON (Reuters) -". The text must say it: an outlet stored as metadata alone is never cited.
+OUTLET_LINE = re.compile(
+    r"^[ \t]*(?i:source|publisher|published\s+(?:by|in)|originally\s+published\s+(?:by|in))[ \t]*:?[ \t]*"
+    r"(?:the\s+)?[A-Z][^\n]{0,60}$"
+    r"|^[ \t]*[A-Z][\w .,'-]{0,40}\((?:[A-Z][\w&.]*[ \t]?){1,3}\)[ \t]*[-–—]",
+    re.MULTILINE,
+)
 # "By Jane Doe", "Author:\nLiza Brovko", "Written by: J. Smith": the label, then a capitalised name on its line.
 BYLINE = re.compile(
     r"^[ \t]*(?i:by|author:?|written by:?)[ \t]*\n?[ \t]*[A-Z][\w'’.-]+(?:[ \t]+[A-Z][\w'’.-]+){1,3}[ \t]*$", re.MULTILINE
@@ -85,8 +105,13 @@ def followed(previous: Answer | None) -> Followed:
 
 
 def line_asked_for(question: str) -> re.Pattern[str] | None:
-    """BYLINE for "who wrote the article", DATELINE for "when was it published", else None."""
-    return BYLINE if AUTHOR_QUESTION.search(question) else DATELINE if DATE_QUESTION.search(question) else None
+    """BYLINE for "who wrote the article", DATELINE for "when was it published", OUTLET_LINE for "which outlet
+    published it", else None."""
+    if AUTHOR_QUESTION.search(question):
+        return BYLINE
+    if OUTLET_QUESTION.search(question):
+        return OUTLET_LINE
+    return DATELINE if DATE_QUESTION.search(question) else None
 
 
 def about_articles(question: str, passages: Sequence[Passage], last: Followed = Followed()) -> list[tuple[Passage, int, int]]:

@@ -228,6 +228,7 @@ def test_streaming_gives_pieces_then_the_complete_answer(bot: Assistant) -> None
         "How old is Kim Jong Un?",
         "How many missiles did Ukraine shoot down in January?",  # a date's figures are no count
         "Who wrote the article about the UK satellite images?",  # it has no byline; its headline is no author
+        "Which outlet published the article about the UK satellite images?",  # the text never names its outlet
         "What does NK stand for?",  # "NK News" uses it, nothing expands it
         "What did Kim Jong Un say?",  # he is named, never quoted
         "What did Japan say?",  # named in Vaddi's warning, which is not Japan's
@@ -327,6 +328,17 @@ def test_byline_and_dateline_formats() -> None:
     undated_text = "Ferry news\n\nThe Amur sailed."
     undated = Passage("n3", "c.md", "Ferry news", "c.md", "", "", undated_text, 0, len(undated_text))
     assert about_articles("Which article was published first?", [passage, other, undated]) == []  # order unknown
+
+    wire_text = "Ports reopen\n\nLONDON (Reuters) - The port of Vanino reopened on Monday."
+    wire = Passage("n4", "d.md", "Ports reopen", "d.md", "", "", wire_text, 0, len(wire_text))
+    credited_text = "Ferries return\nSource: The Kyiv Independent\n\nThe Amur sailed."
+    credited = Passage("n5", "e.md", "Ferries return", "e.md", "", "", credited_text, 0, len(credited_text))
+    found = about_articles("Which outlets published these articles?", [wire, credited, passage])
+    assert [p.text[a - p.start : b - p.start] for p, a, b in found] == [
+        "LONDON (Reuters) -",
+        "Source: The Kyiv Independent",
+    ]  # the article that names no outlet has no line to quote
+    assert about_articles("Which newspaper obtained the report?", [credited]) == []  # not about the article
 
 
 def test_irregular_verbs_match_their_base_form() -> None:
