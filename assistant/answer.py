@@ -21,6 +21,7 @@ from functools import lru_cache
 from lemminflect import getAllLemmas
 
 from assistant.byline import Followed, about_articles, line_asked_for
+from assistant.quoted import QUOTED_MAX, asks_who_is_quoted, speaks
 from assistant.chat import ANAPHORA, is_followup, own_terms
 from assistant.focus import NAME_REQUEST, asked_focus
 from assistant.text import content_terms, name_terms, sentence_spans, stem
@@ -754,6 +755,9 @@ class ExtractiveAnswerer:
                 line = Sentence(passage, passages.index(passage), start, end, text, frozenset(content_terms(text)))
                 found.append(Scored(line, 1.0, 1.0, line.terms))
             return compose(question, found, passages)
+        if asks_who_is_quoted(question):
+            quoting = self.quoting(split_sentences(passages))
+            return compose(question, quoting, passages) if quoting else abstain(question, passages)
         if not own_terms(question) and (not context or BARE_WHY.match(question)):
             # Nothing to look for: "When did that happen?" outside a conversation; "Why?", "How so?" in one,
             # where the sentence the history points to rarely gives the reason.
@@ -795,6 +799,18 @@ class ExtractiveAnswerer:
         if not chosen and scope.exclude:
             chosen = continuation(scope, context, self.document_text)
         return compose(question, chosen, passages) if chosen else abstain(question, passages)
+
+    def quoting(self, sentences: Sequence[Sentence]) -> list[Scored]:
+        """The sentences in which someone speaks, each with the whole quotation it is part of, from the best-ranked
+        passages on (at most QUOTED_MAX), in reading order: documents as first retrieved, then by place."""
+        found: list[Sentence] = []
+        for sentence in sorted(sentences, key=lambda s: (s.rank, s.start)):
+            quoted = whole_quote(sentence, self.document_text(sentence.passage.doc_id))
+            if len(found) < QUOTED_MAX and speaks(quoted.text) and not any(quoted.overlaps(f.span) for f in found):
+                found.append(quoted)
+        documents = list(dict.fromkeys(s.passage.doc_id for s in sorted(sentences, key=lambda s: s.rank)))
+        found.sort(key=lambda s: (documents.index(s.passage.doc_id), s.start))
+        return [Scored(s, 1.0, 1.0, s.terms) for s in found]
 
     def stream(
         self, question: str, context: str, passages: list[Passage], scope: Scope = Scope()

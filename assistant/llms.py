@@ -31,6 +31,7 @@ from assistant.chat import asks_about, history_within, resolve_followup
 from assistant.citations import Attributor, CitationChecker
 from assistant.config import Settings
 from assistant.errors import ConfigError, LLMError
+from assistant.quoted import asks_who_is_quoted
 from assistant.text import content_terms
 from assistant.tokens import count_tokens
 from assistant.types import Answer, Citation, Passage
@@ -314,9 +315,10 @@ class LLMAnswerer:
     ) -> Iterator[str | Answer]:
         # The extractive answerer reads the question with its history (as in extractive mode).
         found = extractive.answer(question, context, passages, scope)
-        if about_articles(question, passages, scope.last):
+        if about_articles(question, passages, scope.last) or asks_who_is_quoted(question):
             # Who wrote it / when it was published: the byline or dateline itself is the answer; a
             # rewording of a one-line span cannot be checked against it by overlap or embedding.
+            # Who is quoted: the quotations themselves, which a rewording would put in other mouths.
             found.mode = self.mode
             yield found.text
             yield found

@@ -280,6 +280,15 @@ def test_llamacpp_answers_with_checked_citations(local_bot: Assistant, question:
     assert ("llm_first_token" in answer.timings_ms) != (question == QUESTIONS[2])
 
 
+def test_llamacpp_quotes_who_is_quoted_verbatim(local_bot: Assistant) -> None:
+    # A rewording would put the words in other mouths: the quotations are the answer, as in extractive mode.
+    answer = local_bot.ask("Who is quoted in the UK article?")
+    assert answer.mode == "llamacpp" and "llm_first_token" not in answer.timings_ms
+    assert "Peskov stated" in answer.text and len(answer.citations) >= 2
+    assert all(" ".join(c.text.split())[:60] in answer.text for c in answer.citations)  # each quoted as it stands
+    assert_honest(local_bot, answer)
+
+
 def test_llamacpp_streams_text_then_the_complete_answer(local_bot: Assistant) -> None:
     pieces, final = split_stream(list(local_bot.stream(QUESTIONS[0])))
     assert len(pieces) > 1  # token by token, not one block

@@ -211,6 +211,33 @@ def test_what_an_event_was_about_comes_with_the_sentence_that_says_it(bot: Assis
     assert len(purpose.citations) == 1 and "aimed to foster" in purpose.text, purpose.text
 
 
+def test_who_is_quoted_lists_every_sentence_where_someone_speaks(bot: Assistant) -> None:
+    answer = bot.ask("Who is quoted in the articles?")
+    for speaker in ("Peskov", "Pranay Vaddi", "Budanov", "said the UN diplomat", "Yuriy Ignat", "ambassador to the UN"):
+        assert speaker in answer.text, speaker
+    assert len({c.doc_id for c in answer.citations}) == 2  # both articles
+    assert 'obtained by "The Guardian,"' not in answer.text  # a name in quotation marks is no one speaking
+    assert_citations_exact(bot, answer)
+    uk = bot.ask("Who is quoted in the UK article?")  # the article named: only its speakers
+    assert "Peskov" in uk.text and "Budanov" not in uk.text and len({c.doc_id for c in uk.citations}) == 1
+    # A topic makes it a question like any other, not a listing.
+    assert "Budanov" not in bot.ask("Who is quoted about the talks at the Kremlin?").text
+
+
+def test_speaking_is_reported_speech_or_a_quotation_with_a_speakers_verb() -> None:
+    from assistant.quoted import asks_who_is_quoted, speaks
+
+    assert speaks('Dmitry Peskov stated last week that the talks aimed to foster "further development."')
+    assert speaks('"This is a violation of several resolutions," said the UN diplomat.')
+    assert speaks('A statement by members of the Security Council said: "These horrific attacks were carried out."')
+    assert speaks('The cooperation is "unprecedented," according to the White House director, Pranaya Waddy.')
+    assert not speaks('A report obtained by "The Guardian" includes photos.')
+    assert not speaks("According to analysts, the end point was the depot in Tikhoretsk.")
+    assert not speaks("On the same day, the United States officially announced that Russia had missiles.")
+    assert asks_who_is_quoted("Which officials are quoted?") and asks_who_is_quoted("Whom does the article quote?")
+    assert not asks_who_is_quoted("Who is quoted about the sanctions?")
+
+
 def test_streaming_gives_pieces_then_the_complete_answer(bot: Assistant) -> None:
     chat = bot.chat()
     pieces = list(chat.stream("At which port were the Russian ships loaded?"))
