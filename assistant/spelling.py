@@ -2,7 +2,9 @@
 word the index has never seen would otherwise match nothing, and the assistant would say the corpus does not
 answer a question it does. Only long words unknown to the corpus are changed: capitalised ones (a name is what a
 reader cannot know how to spell), and lower-case ones that are no English word either (an unknown common word,
-"uninjured", is more often right than a typo); and only to a single clear nearest word of the corpus."""
+"uninjured", is more often right than a typo); and only to a single clear nearest word of the corpus. An English
+noun the corpus does not use reads as the word it is made from when the corpus uses that ("relationship" as
+"relations")."""
 
 from __future__ import annotations
 
@@ -17,6 +19,10 @@ from assistant.text import STOPWORDS, stem
 MIN_LENGTH = 7  # shorter words have too many near neighbours ("champs", "Champa") to correct safely
 CUTOFF = 0.85  # difflib similarity: about one edit in seven letters
 WORD = re.compile(r"\b[^\W\d_]+")
+# A suffix that makes a noun of what it is about, and that the stemmer keeps ("relationship", "partnerships");
+# it strips "-ment" and "-ation" itself. Plural first.
+DERIVATIONAL = ("ships", "ship")
+MIN_BASE = 5  # "relation" from "relationship", "owner" from "ownership"; not "hard" from "hardship"
 POSSESSIVE = re.compile(r"['ʼ’].*$")  # the corpus's "Pyongyangʼs" is the question's "Pyongyang"
 
 
@@ -41,7 +47,7 @@ class Speller:
             return word
         name = word[0].isupper()
         if not name and getAllLemmas(word):
-            return word  # an English word the corpus does not use
+            return self._derived_from(word.lower()) or word  # an English word the corpus does not use
         near = [t for t in self.by_initial.get(term[0], []) if abs(len(t) - len(term)) <= 2]
         matches = difflib.get_close_matches(term, near, n=2, cutoff=CUTOFF)
         if len(matches) != 1 or POSSESSIVE.sub("", matches[0]) == term:
@@ -49,3 +55,12 @@ class Speller:
         written = self.surface(matches[0])
         # A name only for a name: "AppleCare" is not a misspelt "appearing" (a lower-case word may be either).
         return written if written and (written[0].isupper() or not name) else word
+
+    def _derived_from(self, word: str) -> str | None:
+        """The corpus's word that `word` is derived from: "relationship" is what "relations" are; None when the
+        corpus has no such word."""
+        for suffix in DERIVATIONAL:
+            base = word.removesuffix(suffix)
+            if base != word and len(base) >= MIN_BASE and stem(base) in self.known:
+                return self.surface(stem(base))
+        return None

@@ -694,3 +694,15 @@ def test_a_misspelt_word_reads_as_the_corpus_spells_it(bot: Assistant) -> None:
     assert answer.question == "What is Oboronlogistica?" and answer.standalone_question == "What is Oboronlogistika?"
     assert not answer.abstained and "shipping company" in answer.text
     assert bot.ask("Who is the CEO of Apple?").abstained
+
+
+def test_a_derived_noun_reads_as_the_word_the_corpus_uses(bot: Assistant) -> None:
+    from assistant.spelling import Speller
+
+    written = {"relat": "relations", "partner": "partners", "hard": "hard"}
+    speller = Speller(written, written.get)
+    assert speller.correct("the relationship between them") == "the relations between them"
+    assert speller.correct("their partnerships") == "their partners"
+    assert speller.correct("economic hardship") == "economic hardship"  # too short a base to be what it is about
+    answer = bot.ask("What is the relationship between Russia and North Korea?")
+    assert not answer.abstained and "relations" in answer.text, answer.text
