@@ -21,8 +21,9 @@ from assistant.vectors import Embed, SentenceVectors
 
 PAGE = 5000
 TERMS = "terms.json"
-TERMS_VERSION = 5  # 2: irregular verb forms counted under their base ("grew" as "grow"); 3: "Russiaʼs" as "Russia";
-# 4: a full word under its clipping's term ("photographs" as "photos"); 5: a phrasal verb as one term ("carried out")
+TERMS_VERSION = 6  # 2: irregular verb forms counted under their base ("grew" as "grow"); 3: "Russiaʼs" as "Russia";
+# 4: a full word under its clipping's term ("photographs" as "photos"); 5: a phrasal verb as one term ("carried out");
+# 6: "each" and "every" are stopwords, as "both" and "all" are
 # The words both BM25 indexes hold, kept beside them (llama-index does not persist it) so that an index is
 # queried with the pattern it was built with; older indexes were built with bm25s's default.
 TOKEN_PATTERN = "(?u)" + WORD_PATTERN

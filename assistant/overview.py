@@ -30,6 +30,7 @@ REQUEST_TERMS = frozenset(
 )
 
 
+SEVERAL = re.compile(r"\b(?:each|every|both|all|articles|documents|stories|texts|reports|files)\b", re.IGNORECASE)
 # "What do both articles say about it?" has a subject: whatever "it" was in the conversation.
 REFERS_BACK = re.compile(r"\b(?:it|its|they|them|their|he|she|him|her|his)\b", re.IGNORECASE)
 
@@ -53,7 +54,9 @@ def overview_of(
         wanted = {within} if within else set(last.others([p.doc_id for p in firsts]))
         chosen = [p for p in firsts if p.doc_id in wanted and not named]
     elif named:
-        chosen = [p for p in firsts if named <= label_terms(p.title, p.source)]
+        # A title names one article ("Summarize the article about ..."); "What does each article say about the
+        # ships?" asks all of them about a subject, whichever title holds its words.
+        chosen = [p for p in firsts if named <= label_terms(p.title, p.source)] if not SEVERAL.search(question) else []
         chosen = chosen if len(chosen) == 1 else []
     else:
         chosen = firsts

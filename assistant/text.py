@@ -21,7 +21,7 @@ STOPWORDS = frozenset(
     has have had having can could would should may might must shall i you he she we me him her us them my your his
     its our from than so about any all also after before over under up down out more most other some only own same
     very just according article articles report reports reported said says say tell told both between among
-    while during according per via whether either neither one many much""".split()
+    while during according per via whether either neither one many much each every""".split()
 )
 
 

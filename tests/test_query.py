@@ -613,7 +613,11 @@ def test_a_label_line_is_quoted_with_the_line_below_it() -> None:
 
 def test_a_question_about_both_articles_cites_each_of_them(bot: Assistant) -> None:
     # "mention" is what the articles do, not a word of theirs: not "the DPRK is not mentioned once".
-    for question in ("What do both articles say about Oboronlogistika?", "Do both articles mention Oboronlogistika?"):
+    for question in (
+        "What do both articles say about Oboronlogistika?",
+        "Do both articles mention Oboronlogistika?",
+        "What does each article say about Oboronlogistika?",  # "each" is no word an answer must hold
+    ):
         answer = bot.ask(question)
         assert_citations_exact(bot, answer)
         assert {c.doc_id for c in answer.citations} == {UK_DOC, BRITAIN_DOC}
@@ -627,6 +631,10 @@ def test_a_question_about_both_articles_cites_each_of_them(bot: Assistant) -> No
     names = bot.ask("How do the two articles differ on the ship names?")
     assert {c.doc_id for c in names.citations} == {UK_DOC, BRITAIN_DOC}
     assert all("Angara" in c.text for c in names.citations), names.text
+    # A subject that one title holds ("Russian ships in North Korean ports") does not make it that article's overview.
+    ships = bot.ask("What does each article say about the ships?")
+    assert {c.doc_id for c in ships.citations} == {UK_DOC, BRITAIN_DOC}
+    assert all("ships" in c.text for c in ships.citations), ships.text
 
 
 def test_the_other_article_is_the_one_the_last_answer_did_not_cite(bot: Assistant) -> None:
