@@ -21,9 +21,9 @@ from functools import lru_cache
 from lemminflect import getAllLemmas
 
 from assistant.byline import Followed, about_articles, line_asked_for
-from assistant.quoted import QUOTED_MAX, asks_who_is_quoted, speaks
 from assistant.chat import ANAPHORA, is_followup, own_terms
 from assistant.focus import NAME_REQUEST, asked_focus
+from assistant.quoted import QUOTED_MAX, asks_who_is_quoted, speaks
 from assistant.text import content_terms, name_terms, sentence_spans, stem
 from assistant.types import Answer, Citation, Passage
 from assistant.vectors import Embed

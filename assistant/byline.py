@@ -1,6 +1,7 @@
 """Questions about an article itself ("Who wrote the article about ...?", "When was it published?", "Which
-outlet published it?"): answered from its byline, dateline or outlet line near the top of the text, so the citation is an exact span. The
-article is the one the best-ranked passage comes from; stored metadata alone is never cited.
+outlet published it?"): answered from its byline, dateline or outlet line near the top of the text, so the
+citation is an exact span. The article is the one the best-ranked passage comes from; stored metadata alone is
+never cited.
 """
 
 from __future__ import annotations

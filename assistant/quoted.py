@@ -6,7 +6,6 @@ in which someone speaks, directly or in reported speech, in reading order. A que
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
 THE_ARTICLES = (
     r"(?:the|this|these|those|both|each|all(?:\s+the)?)\s+(?:two\s+)?"
@@ -46,4 +45,3 @@ def speaks(sentence: str) -> bool:
     """Someone is quoted: reported speech with a speaker's verb, or a quotation of three words or more said by
     someone ('He said "we will win."'); not a name in quotation marks ('obtained by "The Guardian"')."""
     return bool(SPEAKS.search(sentence) or (QUOTATION.search(sentence) and SPOKEN.search(sentence)))
-
