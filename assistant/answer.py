@@ -803,12 +803,15 @@ class ExtractiveAnswerer:
     def quoting(self, sentences: Sequence[Sentence]) -> list[Scored]:
         """The sentences in which someone speaks, each with the whole quotation it is part of, from the best-ranked
         passages on (at most QUOTED_MAX), in reading order: documents as first retrieved, then by place."""
+        ranked = sorted(sentences, key=lambda s: (s.rank, s.start))
         found: list[Sentence] = []
-        for sentence in sorted(sentences, key=lambda s: (s.rank, s.start)):
+        for sentence in ranked:
+            if len(found) == QUOTED_MAX:
+                break
             quoted = whole_quote(sentence, self.document_text(sentence.passage.doc_id))
-            if len(found) < QUOTED_MAX and speaks(quoted.text) and not any(quoted.overlaps(f.span) for f in found):
+            if speaks(quoted.text) and not any(quoted.overlaps(f.span) for f in found):
                 found.append(quoted)
-        documents = list(dict.fromkeys(s.passage.doc_id for s in sorted(sentences, key=lambda s: s.rank)))
+        documents = list(dict.fromkeys(s.passage.doc_id for s in ranked))
         found.sort(key=lambda s: (documents.index(s.passage.doc_id), s.start))
         return [Scored(s, 1.0, 1.0, s.terms) for s in found]
 

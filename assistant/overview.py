@@ -29,7 +29,7 @@ REQUEST_TERMS = frozenset(
     content contents these those here whole each all""".split()
 )
 
-
+# "each article", "both", "the articles": a question about several documents, which no one title names.
 SEVERAL = re.compile(r"\b(?:each|every|both|all|articles|documents|stories|texts|reports|files)\b", re.IGNORECASE)
 # "What do both articles say about it?" has a subject: whatever "it" was in the conversation.
 REFERS_BACK = re.compile(r"\b(?:it|its|they|them|their|he|she|him|her|his)\b", re.IGNORECASE)

@@ -61,6 +61,6 @@ class Speller:
         corpus has no such word."""
         for suffix in DERIVATIONAL:
             base = word.removesuffix(suffix)
-            if base != word and len(base) >= MIN_BASE and stem(base) in self.known:
-                return self.surface(stem(base))
+            if base != word and len(base) >= MIN_BASE and (term := stem(base)) in self.known:
+                return self.surface(term)
         return None
