@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import BENCHMARKS, in_split, mean, percentile, squash, table, write_report  # noqa: E402
+from common import BENCHMARKS, CACHE, in_split, mean, percentile, squash, table, write_report  # noqa: E402
 
 from assistant import Assistant  # noqa: E402
 from assistant.rerank import FEATURES  # noqa: E402
@@ -38,7 +38,6 @@ from assistant.retrieve import doc_id_of  # noqa: E402
 from assistant.tokens import count_tokens  # noqa: E402
 
 DEFAULT_DATA = BENCHMARKS / "multihop-rag"
-CACHE = Path("/work/bench-cache") if Path("/work/bench-cache").is_dir() else Path.home() / ".cache" / "corpus-assistant-bench"
 K = 10
 TARGETS = {"hits@10": 0.96, "hits@4": 0.88, "mrr@10": 0.75, "all_facts@10": 0.60}
 PAPER_BEST = "voyage-02 + bge-reranker-large: MRR@10 .586, MAP@10 .480, Hits@10 .747, Hits@4 .663 (paper Table 5)"

@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BENCHMARKS, ROOT, in_split, mean, percentile, table, write_report  # noqa: E402
+from common import BENCHMARKS, CACHE, ROOT, in_split, mean, percentile, table, write_report  # noqa: E402
 
-CACHE = Path("/work/bench-cache")
 MARKER = re.compile(r"\s*\[\d+\]")
 
 
