@@ -12,7 +12,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT.parent / "shared" / "benchmarks"
 REPORTS = ROOT / "eval" / "reports"
-# Built benchmark indexes (10 minutes each to embed): kept outside the checkout, reused across runs.
+# Built benchmark indexes (10-40 minutes each to embed on 2 cores): kept outside the checkout, reused across runs.
 CACHE = Path(os.environ.get("BENCH_CACHE", Path.home() / ".cache" / "corpus-assistant-bench")).expanduser()
 
 
