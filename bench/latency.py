@@ -2,7 +2,7 @@
 
     python bench/latency.py [--corpus DIR] [--index DIR] [--queries FILE] [--n 200] [--out eval/reports/latency.json]
 
-The index defaults to the one `python bench/multihop.py` builds (256/32 chunks, in $BENCH_CACHE).
+The index defaults to the one `python bench/multihop.py` builds for the configured chunking (in $BENCH_CACHE).
 
 Questions come from MultiHop-RAG's queries.json (test split, i % 5 == 0) by default, after a warm-up of
 5 others (model loaded, index open; every measured question is new to the caches). The table shows
@@ -19,12 +19,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CACHE, ROOT, in_split, mean, percentile, table  # noqa: E402
-from multihop import DEFAULT_DATA, corpus_folder  # noqa: E402
+from common import ROOT, in_split, mean, percentile, table  # noqa: E402
+from multihop import DEFAULT_DATA, corpus_folder, index_dir_for  # noqa: E402
 
 from assistant import Assistant  # noqa: E402
-
-DEFAULT_INDEX = CACHE / "multihop-256-32"
+from assistant.config import load_settings  # noqa: E402
 
 
 def summarise(values: list[float]) -> dict[str, float]:
@@ -39,16 +38,18 @@ def summarise(values: list[float]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, help="default: MultiHop-RAG's corpus.json")
-    parser.add_argument("--index", type=Path, default=DEFAULT_INDEX)
+    parser.add_argument("--index", type=Path, help="default: the one multihop.py builds for the configured chunking")
     parser.add_argument("--queries", type=Path, default=DEFAULT_DATA / "queries.json")
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--out", type=Path, default=ROOT / "eval" / "reports" / "latency.json")
     args = parser.parse_args()
+    settings = load_settings()
+    index_dir = args.index or index_dir_for(settings.chunk_size, settings.chunk_overlap)
 
     queries = [q["query"] for i, q in enumerate(json.loads(args.queries.read_text())) if in_split(i, "test")]
     warmup, measured = queries[:5], queries[5 : 5 + args.n]
     started = time.perf_counter()
-    bot = Assistant.open(args.corpus or corpus_folder(DEFAULT_DATA, args.index), args.index)
+    bot = Assistant.open(args.corpus or corpus_folder(DEFAULT_DATA, index_dir), index_dir)
     open_s = time.perf_counter() - started
     for question in warmup:
         bot.ask(question)
@@ -62,7 +63,7 @@ def main() -> None:
         retrieve_ms.append(answer.timings_ms["retrieve"])  # its share of the same call, question embedding included
 
     result = {
-        "index": str(args.index),
+        "index": str(index_dir),
         "chunks": bot.index.manifest().get("chunks"),
         "questions": len(measured),
         "open_s": round(open_s, 2),
@@ -72,7 +73,7 @@ def main() -> None:
         "load_average_1m": round(os.getloadavg()[0], 2),  # other work on the machine inflates every timing
         "command": "python " + " ".join(sys.argv),
     }
-    print(f"index {args.index} ({result['chunks']} chunks), {len(measured)} questions, open {open_s:.1f}s, "
+    print(f"index {index_dir} ({result['chunks']} chunks), {len(measured)} questions, open {open_s:.1f}s, "
           f"load average {result['load_average_1m']}")
     rows = [{"step": step, **result[step]} for step in ("retrieve", "ask", "ask_cpu")]
     print(table(rows, ["step", "p50_ms", "p95_ms", "max_ms", "mean_ms"]))

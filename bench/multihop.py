@@ -104,6 +104,11 @@ def stage1(bot: Assistant, query: str) -> list[tuple[str, str]]:
     return [(doc_id_of(node), node.text) for node in nodes]
 
 
+def index_dir_for(chunk_size: int, chunk_overlap: int) -> Path:
+    """Where the index for these chunk settings is built and reused (latency.py and train_reranker.py open it)."""
+    return CACHE / f"multihop-{chunk_size}-{chunk_overlap}"
+
+
 def corpus_folder(data: Path, index_dir: Path) -> Path:
     """A folder holding only corpus.json (linked), for our ingest."""
     folder = index_dir.parent / f"{index_dir.name}-corpus"
@@ -164,7 +169,7 @@ def main() -> None:
     from assistant.config import load_settings
 
     settings = load_settings(chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap)
-    index_dir = args.index_dir or CACHE / f"multihop-{settings.chunk_size}-{settings.chunk_overlap}"
+    index_dir = args.index_dir or index_dir_for(settings.chunk_size, settings.chunk_overlap)
     queries = load_queries(args.data, args.split, args.limit)
     started = time.perf_counter()
     bot = Assistant.open(corpus_dir=corpus_folder(args.data, index_dir), index_dir=index_dir,

@@ -33,9 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import ROOT, mean, squash, table, write_report  # noqa: E402
-from multihop import CACHE, DEFAULT_DATA, corpus_folder, load_queries, paper_metrics  # noqa: E402
+from multihop import DEFAULT_DATA, corpus_folder, index_dir_for, load_queries, paper_metrics  # noqa: E402
 
 from assistant import Assistant  # noqa: E402
+from assistant.config import load_settings  # noqa: E402
 from assistant.rerank import FEATURES, MODEL_FILE  # noqa: E402
 
 K = 10
@@ -141,12 +142,14 @@ def averaged(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--index-dir", type=Path, default=CACHE / "multihop-256-32")
+    parser.add_argument("--index-dir", type=Path, help="default: the one multihop.py builds for the configured chunking")
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--no-write", action="store_true", help="measure only; leave assistant/reranker.json as it is")
     args = parser.parse_args()
+    settings = load_settings()
+    index_dir = args.index_dir or index_dir_for(settings.chunk_size, settings.chunk_overlap)
     started = time.perf_counter()
-    bot = Assistant.open(corpus_dir=corpus_folder(args.data, args.index_dir), index_dir=args.index_dir)
+    bot = Assistant.open(corpus_dir=corpus_folder(args.data, index_dir), index_dir=index_dir)
     queries = [q for q in load_queries(args.data, "dev", None) if q["evidence_list"]]
     data = collect(bot, queries)
     rows = generalisation(data, args.seeds)
