@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -317,6 +319,126 @@ def test_upload_guard_resolves_links_and_dots(tmp_path: Path) -> None:
     upload.symlink_to(outside)  # a received upload swapped for a link out of the cache
     uploads, refused = guard.sort([str(upload), str(outside)])
     assert uploads == [] and len(refused) == 2
+
+
+# --- a real `assistant serve --auth` --------------------------------------------------------------
+CREDENTIALS = ("reader", "s3cret-pass")
+
+
+@dataclass
+class Served:
+    url: str
+    cwd: Path  # the server process's working folder
+    corpus: Path
+
+
+@pytest.fixture(scope="module")
+def served(shipped: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """`assistant serve --auth USER:PASS` in its own process and working folder, over a copy of the shipped index."""
+    import httpx
+
+    root = tmp_path_factory.mktemp("served")
+    corpus, index, cwd = root / "corpus", root / "index", root / "server"
+    shutil.copytree(shipped["corpus_dir"], corpus)
+    shutil.copytree(shipped["index_dir"], index)
+    cwd.mkdir()
+    port = free_port()
+    with open(root / "server.log", "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--corpus", str(corpus), "--index",
+             str(index), "--auth", ":".join(CREDENTIALS)],
+            cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=os.environ | {"NO_COLOR": "1"},
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        for _ in range(600):
+            assert proc.poll() is None, (root / "server.log").read_text()
+            try:
+                if httpx.get(url, timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        yield Served(url, cwd, corpus)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+def test_relative_paths_are_read_on_the_callers_side(served: Served, tmp_path: Path, monkeypatch: Any) -> None:
+    """`notes.md` means the caller's file to gradio_client, which uploads it; the server never opens its own."""
+    import httpx
+    from gradio_client import Client
+
+    (served.cwd / "notes.md").write_text("# Notes\n\nThe server's own copy says the ferry leaves from pier two.\n")
+    (tmp_path / "notes.md").write_text("# Notes\n\nThe caller's copy says the ferry leaves from pier one.\n")
+    monkeypatch.chdir(tmp_path)
+    api = Client(served.url, auth=CREDENTIALS, verbose=False)
+    status = api.predict([{"path": "notes.md", "meta": {"_type": "gradio.FileData"}}], api_name="/upload")[0]
+    assert "added notes.md" in status
+    assert "pier one" in (served.corpus / "notes.md").read_text()
+    assert "deleted notes.md" in api.predict("notes.md", api_name="/delete")[0]
+
+    cookies = httpx.post(f"{served.url}login", data=dict(zip(("username", "password"), CREDENTIALS))).cookies
+    for path in ("notes.md", "../server/notes.md", str(served.cwd / "notes.md")):
+        event, data = call_upload(served.url, [path], cookies)
+        assert event == "error" and "not uploaded by a user" in data, (path, data)
+    assert not (served.corpus / "notes.md").exists()
+
+
+def test_failed_logins_back_off_per_client_address(served: Served) -> None:
+    import httpx
+
+    from assistant.ui_login import FIRST_WAIT_S, FREE_FAILURES
+
+    right = dict(zip(("username", "password"), CREDENTIALS))
+    wrong = right | {"password": "wrong"}
+    here = httpx.Client(base_url=served.url, timeout=60)
+    there = httpx.Client(base_url=served.url, timeout=60, transport=httpx.HTTPTransport(local_address="127.0.0.2"))
+
+    started = time.monotonic()
+    replies = [(here.post("login", data=wrong), time.monotonic()) for _ in range(30)]
+    elapsed = time.monotonic() - started
+    codes = [reply.status_code for reply, _ in replies]
+    assert codes[:FREE_FAILURES] == [400] * FREE_FAILURES and set(codes) == {400, 429}
+    # Each further password check needs the previous wait (1 s, 2 s, 4 s, …) to have passed.
+    assert codes.count(400) <= FREE_FAILURES + 1 + math.log2(elapsed / FIRST_WAIT_S + 1), (codes, elapsed)
+    fifth, sixth = replies[FREE_FAILURES - 1][1], replies[FREE_FAILURES][1]
+    assert codes[FREE_FAILURES] == 429 or sixth - fifth >= FIRST_WAIT_S
+    refused = next(reply for reply, _ in replies if reply.status_code == 429)
+    assert "too many failed sign-ins from this address" in refused.json()["detail"]
+    assert int(refused.headers["retry-after"]) >= 1
+
+    # Another address is not held back, and keeps its own count.
+    assert there.post("login", data=right).status_code == 200
+    assert there.post("login", data=wrong).status_code == 400
+
+    # The held-back address gets in with the right password once its wait is over; that resets its count.
+    for _ in range(20):
+        reply = here.post("login", data=right)
+        if reply.status_code != 429:
+            break
+        time.sleep(int(reply.headers["retry-after"]))
+    assert reply.status_code == 200
+    assert here.post("login", data=wrong).status_code == 400
+
+
+def test_login_throttle_waits_double_up_to_a_cap() -> None:
+    from assistant.ui_login import FIRST_WAIT_S, FREE_FAILURES, MAX_WAIT_S, LoginThrottle
+
+    now = [0.0]
+    throttle = LoginThrottle(app=None, clock=lambda: now[0])  # type: ignore[arg-type]
+    for _ in range(FREE_FAILURES - 1):
+        throttle.attempt("10.0.0.1")
+        assert throttle.wait("10.0.0.1") == 0
+    waits = []
+    for _ in range(12):
+        throttle.attempt("10.0.0.1")
+        waits.append(throttle.wait("10.0.0.1"))
+        now[0] += waits[-1]
+    assert waits[:4] == [FIRST_WAIT_S, 2 * FIRST_WAIT_S, 4 * FIRST_WAIT_S, 8 * FIRST_WAIT_S]
+    assert max(waits) == MAX_WAIT_S
+    assert throttle.wait("10.0.0.2") == 0
 
 
 # --- upload checks ------------------------------------------------------------------------------
