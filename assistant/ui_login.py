@@ -1,9 +1,9 @@
 """Failed sign-ins slow down per client address; other addresses sign in as before.
 
-After FREE_FAILURES sign-ins in a row from one address without a correct password, Gradio's `POST /login`
-answers that address 429 without checking anything, first for FIRST_WAIT_S, then twice as long after each
-further failure, up to MAX_WAIT_S. A correct password resets the address. Behind a reverse proxy every client has the proxy's
-address, so they share one count.
+After FREE_FAILURES sign-ins in a row from one address without a correct password, Gradio's
+`POST /login` answers that address 429 without checking anything, first for FIRST_WAIT_S, then twice
+as long after each further failure, up to MAX_WAIT_S. A correct password resets the address. Behind a
+reverse proxy every client has the proxy's address, so they share one count.
 """
 
 from __future__ import annotations

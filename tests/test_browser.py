@@ -200,7 +200,8 @@ def test_multi_file_upload_shows_its_progress(tab: Tab, server: Server, tmp_path
     page.wait_for_selector("#docs-table table")
     names = [f"tide-table-{n}.md" for n in range(4)]
     for n, name in enumerate(names):
-        (tmp_path / name).write_text(f"# Tide table {n}\n\n" + f"High water at berth {n} comes at {n + 5} o'clock. " * 80)
+        tides = f"High water at berth {n} comes at {n + 5} o'clock. " * 80
+        (tmp_path / name).write_text(f"# Tide table {n}\n\n{tides}")
     # Gradio sends only the latest progress every 0.1 s: record every text the status box shows.
     page.evaluate(
         "() => { const box = document.querySelector('#corpus-status'); window.__progress = [];"

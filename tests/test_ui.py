@@ -351,7 +351,7 @@ def served(shipped: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -
         )
     url = f"http://127.0.0.1:{port}/"
     try:
-        for _ in range(600):
+        for _ in range(600):  # a bound, not a speed claim
             assert proc.poll() is None, (root / "server.log").read_text()
             try:
                 if httpx.get(url, timeout=5).status_code == 200:
@@ -359,6 +359,8 @@ def served(shipped: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -
             except httpx.TransportError:
                 pass
             time.sleep(0.5)
+        else:
+            pytest.fail(f"the server did not answer: {(root / 'server.log').read_text()}")
         yield Served(url, cwd, corpus)
     finally:
         proc.terminate()
@@ -393,34 +395,33 @@ def test_failed_logins_back_off_per_client_address(served: Served) -> None:
 
     right = dict(zip(("username", "password"), CREDENTIALS))
     wrong = right | {"password": "wrong"}
-    here = httpx.Client(base_url=served.url, timeout=60)
-    there = httpx.Client(base_url=served.url, timeout=60, transport=httpx.HTTPTransport(local_address="127.0.0.2"))
+    other_address = httpx.HTTPTransport(local_address="127.0.0.2")
+    with httpx.Client(base_url=served.url) as here, httpx.Client(base_url=served.url, transport=other_address) as there:
+        started = time.monotonic()
+        replies = [(here.post("login", data=wrong), time.monotonic()) for _ in range(30)]
+        elapsed = time.monotonic() - started
+        codes = [reply.status_code for reply, _ in replies]
+        assert codes[:FREE_FAILURES] == [400] * FREE_FAILURES and set(codes) == {400, 429}
+        # Each further password check needs the previous wait (1 s, 2 s, 4 s, …) to have passed.
+        assert codes.count(400) <= FREE_FAILURES + 1 + math.log2(elapsed / FIRST_WAIT_S + 1), (codes, elapsed)
+        fifth, sixth = replies[FREE_FAILURES - 1][1], replies[FREE_FAILURES][1]
+        assert codes[FREE_FAILURES] == 429 or sixth - fifth >= FIRST_WAIT_S
+        refused = next(reply for reply, _ in replies if reply.status_code == 429)
+        assert "too many failed sign-ins from this address" in refused.json()["detail"]
+        assert int(refused.headers["retry-after"]) >= 1
 
-    started = time.monotonic()
-    replies = [(here.post("login", data=wrong), time.monotonic()) for _ in range(30)]
-    elapsed = time.monotonic() - started
-    codes = [reply.status_code for reply, _ in replies]
-    assert codes[:FREE_FAILURES] == [400] * FREE_FAILURES and set(codes) == {400, 429}
-    # Each further password check needs the previous wait (1 s, 2 s, 4 s, …) to have passed.
-    assert codes.count(400) <= FREE_FAILURES + 1 + math.log2(elapsed / FIRST_WAIT_S + 1), (codes, elapsed)
-    fifth, sixth = replies[FREE_FAILURES - 1][1], replies[FREE_FAILURES][1]
-    assert codes[FREE_FAILURES] == 429 or sixth - fifth >= FIRST_WAIT_S
-    refused = next(reply for reply, _ in replies if reply.status_code == 429)
-    assert "too many failed sign-ins from this address" in refused.json()["detail"]
-    assert int(refused.headers["retry-after"]) >= 1
+        # Another address is not held back, and keeps its own count.
+        assert there.post("login", data=right).status_code == 200
+        assert there.post("login", data=wrong).status_code == 400
 
-    # Another address is not held back, and keeps its own count.
-    assert there.post("login", data=right).status_code == 200
-    assert there.post("login", data=wrong).status_code == 400
-
-    # The held-back address gets in with the right password once its wait is over; that resets its count.
-    for _ in range(20):
-        reply = here.post("login", data=right)
-        if reply.status_code != 429:
-            break
-        time.sleep(int(reply.headers["retry-after"]))
-    assert reply.status_code == 200
-    assert here.post("login", data=wrong).status_code == 400
+        # The held-back address gets in with the right password once its wait is over; that resets its count.
+        for _ in range(20):
+            reply = here.post("login", data=right)
+            if reply.status_code != 429:
+                break
+            time.sleep(int(reply.headers["retry-after"]))
+        assert reply.status_code == 200
+        assert here.post("login", data=wrong).status_code == 400
 
 
 def test_login_throttle_waits_double_up_to_a_cap() -> None:
