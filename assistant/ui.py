@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from assistant.api import Assistant
 from assistant.config import Settings
@@ -29,6 +30,7 @@ from assistant.llms import available_modes
 from assistant.store import IndexDir
 from assistant.types import Answer
 from assistant.ui_corpus import ALLOWED_SUFFIXES, MB, Change, add_files, chunk_counts, delete_file
+from assistant.ui_login import FIRST_WAIT_S, FREE_FAILURES, LoginThrottle
 from assistant.ui_render import (
     answer_html,
     document_html,
@@ -40,10 +42,16 @@ from assistant.ui_render import (
     user_html,
 )
 from assistant.ui_style import CSS, DOCUMENT_JS, SOURCES_JS, theme
+from assistant.ui_uploads import UploadGuard
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_UPLOAD_MB = 20.0
 INTERNAL_ERROR = "internal error ({}); the server log has the details"
+# Gradio's login page shows no reason for a refusal other than a wrong password, so say it up front.
+LOGIN_MESSAGE = (
+    f"Corpus assistant: sign in. After {FREE_FAILURES} failed attempts, this address waits "
+    f"{FIRST_WAIT_S:g} s before the next, twice as long after each further failure."
+)
 
 
 # --- per-session conversation ----------------------------------------------------------------
@@ -192,10 +200,11 @@ def build_app(bot: Assistant, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> g
         if not files:
             yield status_html([("error", "choose one or more files first")]), gr.skip(), gr.skip(), gr.skip(), None
             return
-        uploads = [(Path(f), Path(f).name) for f in files]
-        yield status_html([("info", f"checking and indexing {len(uploads)} file(s)…")]), *[gr.skip()] * 3, gr.skip()
+        uploads, refused = guard.sort(files)  # API callers choose the paths: only real uploads go on
+        yield status_html([("info", f"checking and indexing {len(files)} file(s)…")]), *[gr.skip()] * 3, gr.skip()
         try:
             change = add_files(bot, uploads, max_bytes, lambda share, step: progress(share, desc=step))
+            change.refused[:0] = refused
             lines = report_lines(change)
         except Exception as exc:
             lines = [("error", f"nothing was added: {one_line(exc)}; the index is unchanged")]
@@ -248,6 +257,7 @@ def build_app(bot: Assistant, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> g
     # --- layout ----------------------------------------------------------------------------
     # Uploaded files wait in Gradio's cache only until they are copied: clear it hourly.
     with gr.Blocks(title="Corpus assistant", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+        guard = UploadGuard.of(demo)
         conv_state = gr.State(Conversation())
         header = gr.HTML(brand(), elem_id="brand")
         with gr.Tabs():
@@ -369,7 +379,7 @@ def launch_options(host: str, port: int, credentials: tuple[str, str] | None, ma
         server_name=host,
         server_port=port,
         auth=credentials,
-        auth_message="Corpus assistant: sign in" if credentials else None,
+        auth_message=LOGIN_MESSAGE if credentials else None,
         share=False,
         max_file_size=int(max_upload_mb * MB),
         footer_links=["api"],
@@ -380,6 +390,7 @@ def launch_options(host: str, port: int, credentials: tuple[str, str] | None, ma
         show_error=True,
         theme=theme(),
         css=CSS,
+        app_kwargs={"middleware": [Middleware(LoginThrottle)]},
     )
 
 

@@ -95,7 +95,7 @@ def add_files(
     with corpus_lock:
         added: list[Path] = []
         for number, (path, original) in enumerate(uploads):
-            progress(0.3 * number / len(uploads), f"checking {original}")
+            progress(0.3 * number / len(uploads), f"checking {number + 1} of {len(uploads)}: {original}")
             try:
                 name = check_upload(path, original, corpus, max_bytes)
             except (UploadError, OSError) as exc:

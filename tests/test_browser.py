@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -11,6 +12,8 @@ from typing import Any
 
 import pytest
 from test_ui import PORT_QUESTION, UPLOAD_LIMIT_MB, Server
+
+from assistant.ui_corpus import delete_file
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -189,6 +192,32 @@ def test_disallowed_and_oversized_uploads_are_refused_in_the_page(tab: Tab, serv
     page.set_input_files("#upload input[type=file]", [str(big)])
     page.get_by_text("exceed the maximum allowed size").first.wait_for()
     assert sorted(p.name for p in server.corpus.iterdir()) == before
+
+
+def test_multi_file_upload_shows_its_progress(tab: Tab, server: Server, tmp_path: Path) -> None:
+    page = tab.page
+    page.get_by_role("tab", name="Corpus").click()
+    page.wait_for_selector("#docs-table table")
+    names = [f"tide-table-{n}.md" for n in range(4)]
+    for n, name in enumerate(names):
+        tides = f"High water at berth {n} comes at {n + 5} o'clock. " * 80
+        (tmp_path / name).write_text(f"# Tide table {n}\n\n{tides}")
+    # Gradio sends only the latest progress every 0.1 s: record every text the status box shows.
+    page.evaluate(
+        "() => { const box = document.querySelector('#corpus-status'); window.__progress = [];"
+        " new MutationObserver(() => window.__progress.push(box.innerText))"
+        ".observe(box, {subtree: true, childList: true, characterData: true}); }"
+    )
+    page.set_input_files("#upload input[type=file]", [str(tmp_path / name) for name in names])
+    page.wait_for_function("() => document.querySelectorAll('#upload [data-testid=download-link]').length === 4")
+    page.click("#add-files")
+    page.wait_for_function("() => document.querySelector('#corpus-status').innerText.includes('index:')")
+    assert all(f"added {name}" in page.inner_text("#corpus-status") for name in names)
+    shown = [text for text in page.evaluate("window.__progress") if re.search(r"\d%", text)]
+    assert shown, "no progress was shown while the files were indexed"
+    assert any("checking" in text or "indexing" in text for text in shown)
+    for name in names:
+        delete_file(server.bot, name)
 
 
 def test_errors_are_shown_in_the_page(tab: Tab) -> None:

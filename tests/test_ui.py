@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -192,6 +195,251 @@ def test_delete_refuses_unknown_paths(server: Server) -> None:
     status = client(server).predict("../../etc/passwd", api_name="/delete")[0]
     assert "is not a document of this corpus" in status
     assert len(server.bot.list_documents()) == 3
+
+
+# --- where uploads may come from -----------------------------------------------------------------
+SECRET = "# Vault notes\n\nThe vault under the old customs house opens with the code 4417.\n"
+
+
+def post_upload(server: Server, name: str, data: bytes) -> Any:
+    """POST /gradio_api/upload, as the browser does before it names the file in an event."""
+    import httpx
+
+    return httpx.post(f"{server.url}gradio_api/upload", files=[("files", (name, data))], timeout=60)
+
+
+def call_upload(url: str, paths: list[str], cookies: Any = None) -> tuple[str, str]:
+    """The /upload event over plain HTTP, naming files by path: (last SSE event, its data)."""
+    import httpx
+
+    files = [{"path": path, "meta": {"_type": "gradio.FileData"}} for path in paths]
+    with httpx.Client(base_url=url, cookies=cookies, timeout=300) as http:
+        event_id = http.post("gradio_api/call/upload", json={"data": [files]}).json()["event_id"]
+        stream = http.get(f"gradio_api/call/upload/{event_id}").text
+    event, data = stream.strip().split("\n")[-2:]
+    return event.removeprefix("event: "), data
+
+
+@pytest.fixture
+def stray(server: Server) -> Iterator[Path]:
+    """A folder inside Gradio's upload cache that no upload made, as another app sharing the cache would."""
+    folder = Path(server.demo.GRADIO_CACHE) / f"not-an-upload-{os.getpid()}"
+    folder.mkdir(parents=True)
+    yield folder
+    shutil.rmtree(folder)
+
+
+def test_api_upload_takes_only_files_sent_to_this_server(server: Server, tmp_path: Path, stray: Path) -> None:
+    secret = tmp_path / "vault-notes.md"
+    secret.write_text(SECRET)
+    (stray / "planted.md").write_text(SECRET)
+    (stray / "link.md").symlink_to(secret)
+    genuine = post_upload(server, "harbour notes.md", b"# Harbour\n\nThe harbour office closes at noon on Fridays.\n")
+    genuine_path = genuine.json()[0]
+    cache = Path(server.demo.GRADIO_CACHE)
+    before = sorted(p.name for p in server.corpus.iterdir())
+
+    # Gradio refuses what does not resolve inside its upload folder, `..` and symlinks resolved first.
+    for outside in (str(secret), os.path.relpath(secret), f"{cache}/../../{secret}", str(stray / "link.md")):
+        event, data = call_upload(server.url, [outside])
+        assert event == "error" and "it was not uploaded by a user" in data, (outside, data)
+    # Inside it, only what this server received through its upload route is taken.
+    for unsent in (str(stray / "planted.md"), f"{Path(genuine_path).parent}/../{stray.name}/planted.md"):
+        event, data = call_upload(server.url, [unsent])
+        assert event == "complete" and "did not arrive through this server&#x27;s upload" in data, (unsent, data)
+        assert 'status ok' not in data  # no "added" line
+    assert sorted(p.name for p in server.corpus.iterdir()) == before
+    assert "4417" not in json.dumps([server.bot.document_text(d["doc_id"]) for d in server.bot.list_documents()])
+
+    # A genuine upload, named beside a refused one, goes in; the other is reported.
+    event, data = call_upload(server.url, [str(stray / "planted.md"), genuine_path])
+    assert event == "complete" and "added harbour_notes.md" in data and "did not arrive" in data
+    assert (server.corpus / "harbour_notes.md").read_bytes() == Path(genuine_path).read_bytes()
+    assert Path(genuine_path).is_relative_to(cache)
+    assert "deleted harbour_notes.md" in client(server).predict("harbour_notes.md", api_name="/delete")[0]
+
+
+def test_gradio_client_uploads_the_file_it_names(server: Server, tmp_path: Path) -> None:
+    """The issue's repro: gradio_client reads a path it is given on *its* side and POSTs the bytes.
+
+    The server reads nothing of its own: what reaches the corpus is a copy of what arrived over HTTP.
+    """
+    secret = tmp_path / "vault-notes.md"
+    secret.write_text(SECRET)
+    api = client(server)
+    status = api.predict([{"path": str(secret), "meta": {"_type": "gradio.FileData"}}], api_name="/upload")[0]
+    assert "added vault-notes.md" in status
+    arrived = [Path(p) for p in server.demo.upload_file_set if Path(p).name == "vault-notes.md"]
+    assert arrived and arrived[0].is_relative_to(Path(server.demo.GRADIO_CACHE).resolve())
+    assert arrived[0].read_text() == SECRET
+    assert "deleted vault-notes.md" in api.predict("vault-notes.md", api_name="/delete")[0]
+
+    # A URL is the one path gradio_client does not upload: the server does not fetch local addresses.
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="failed validation"):
+        api.predict([{"path": f"{server.url}gradio_api/file={arrived[0]}", "meta": {"_type": "gradio.FileData"}}],
+                    api_name="/upload")
+
+
+def test_upload_named_with_folders_lands_inside_the_corpus(server: Server) -> None:
+    sent = post_upload(server, "../../evil.txt", b"The evil note says the harbour lights fail at dusk.\n")
+    assert sent.status_code == 200
+    event, data = call_upload(server.url, sent.json())
+    assert event == "complete" and "added evil.txt" in data
+    assert (server.corpus / "evil.txt").is_file()
+    assert not (server.corpus.parent.parent / "evil.txt").exists()
+    assert not (Path(server.demo.GRADIO_CACHE).parent / "evil.txt").exists()
+    assert "deleted evil.txt" in client(server).predict("evil.txt", api_name="/delete")[0]
+
+
+def test_oversized_upload_is_refused_over_http(server: Server) -> None:
+    before = sorted(p.name for p in server.corpus.iterdir())
+    sent = post_upload(server, "big.txt", b"word " * int(UPLOAD_LIMIT_MB * 1024 * 1024 / 4))
+    assert sent.status_code == 413 and "maximum allowed size" in sent.text
+    assert sorted(p.name for p in server.corpus.iterdir()) == before
+
+
+def test_upload_guard_resolves_links_and_dots(tmp_path: Path) -> None:
+    from assistant.ui_corpus import UploadError
+    from assistant.ui_uploads import UploadGuard
+
+    cache, outside = tmp_path / "cache", tmp_path / "outside.md"
+    (cache / "abc").mkdir(parents=True)
+    outside.write_text(SECRET)
+    upload = cache / "abc" / "notes.md"
+    upload.write_text("# Notes\n")
+    fifo = cache / "abc" / "pipe.md"
+    os.mkfifo(fifo)
+    guard = UploadGuard({str(upload), str(fifo)}, cache)
+    assert guard.check(f"{cache}/abc/../abc/notes.md") == upload.resolve()
+    with pytest.raises(UploadError, match="did not arrive"):
+        guard.check(str(fifo))  # not a regular file
+    upload.unlink()
+    upload.symlink_to(outside)  # a received upload swapped for a link out of the cache
+    uploads, refused = guard.sort([str(upload), str(outside)])
+    assert uploads == [] and len(refused) == 2
+
+
+# --- a real `assistant serve --auth` --------------------------------------------------------------
+CREDENTIALS = ("reader", "s3cret-pass")
+
+
+@dataclass
+class Served:
+    url: str
+    cwd: Path  # the server process's working folder
+    corpus: Path
+
+
+@pytest.fixture(scope="module")
+def served(shipped: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """`assistant serve --auth USER:PASS` in its own process and working folder, over a copy of the shipped index."""
+    import httpx
+
+    root = tmp_path_factory.mktemp("served")
+    corpus, index, cwd = root / "corpus", root / "index", root / "server"
+    shutil.copytree(shipped["corpus_dir"], corpus)
+    shutil.copytree(shipped["index_dir"], index)
+    cwd.mkdir()
+    port = free_port()
+    with open(root / "server.log", "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--corpus", str(corpus), "--index",
+             str(index), "--auth", ":".join(CREDENTIALS)],
+            cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=os.environ | {"NO_COLOR": "1"},
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        for _ in range(600):  # a bound, not a speed claim
+            assert proc.poll() is None, (root / "server.log").read_text()
+            try:
+                if httpx.get(url, timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"the server did not answer: {(root / 'server.log').read_text()}")
+        yield Served(url, cwd, corpus)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+def test_relative_paths_are_read_on_the_callers_side(served: Served, tmp_path: Path, monkeypatch: Any) -> None:
+    """`notes.md` means the caller's file to gradio_client, which uploads it; the server never opens its own."""
+    import httpx
+    from gradio_client import Client
+
+    (served.cwd / "notes.md").write_text("# Notes\n\nThe server's own copy says the ferry leaves from pier two.\n")
+    (tmp_path / "notes.md").write_text("# Notes\n\nThe caller's copy says the ferry leaves from pier one.\n")
+    monkeypatch.chdir(tmp_path)
+    api = Client(served.url, auth=CREDENTIALS, verbose=False)
+    status = api.predict([{"path": "notes.md", "meta": {"_type": "gradio.FileData"}}], api_name="/upload")[0]
+    assert "added notes.md" in status
+    assert "pier one" in (served.corpus / "notes.md").read_text()
+    assert "deleted notes.md" in api.predict("notes.md", api_name="/delete")[0]
+
+    cookies = httpx.post(f"{served.url}login", data=dict(zip(("username", "password"), CREDENTIALS))).cookies
+    for path in ("notes.md", "../server/notes.md", str(served.cwd / "notes.md")):
+        event, data = call_upload(served.url, [path], cookies)
+        assert event == "error" and "not uploaded by a user" in data, (path, data)
+    assert not (served.corpus / "notes.md").exists()
+
+
+def test_failed_logins_back_off_per_client_address(served: Served) -> None:
+    import httpx
+
+    from assistant.ui_login import FIRST_WAIT_S, FREE_FAILURES
+
+    right = dict(zip(("username", "password"), CREDENTIALS))
+    wrong = right | {"password": "wrong"}
+    other_address = httpx.HTTPTransport(local_address="127.0.0.2")
+    with httpx.Client(base_url=served.url) as here, httpx.Client(base_url=served.url, transport=other_address) as there:
+        started = time.monotonic()
+        replies = [(here.post("login", data=wrong), time.monotonic()) for _ in range(30)]
+        elapsed = time.monotonic() - started
+        codes = [reply.status_code for reply, _ in replies]
+        assert codes[:FREE_FAILURES] == [400] * FREE_FAILURES and set(codes) == {400, 429}
+        # Each further password check needs the previous wait (1 s, 2 s, 4 s, …) to have passed.
+        assert codes.count(400) <= FREE_FAILURES + 1 + math.log2(elapsed / FIRST_WAIT_S + 1), (codes, elapsed)
+        fifth, sixth = replies[FREE_FAILURES - 1][1], replies[FREE_FAILURES][1]
+        assert codes[FREE_FAILURES] == 429 or sixth - fifth >= FIRST_WAIT_S
+        refused = next(reply for reply, _ in replies if reply.status_code == 429)
+        assert "too many failed sign-ins from this address" in refused.json()["detail"]
+        assert int(refused.headers["retry-after"]) >= 1
+
+        # Another address is not held back, and keeps its own count.
+        assert there.post("login", data=right).status_code == 200
+        assert there.post("login", data=wrong).status_code == 400
+
+        # The held-back address gets in with the right password once its wait is over; that resets its count.
+        for _ in range(20):
+            reply = here.post("login", data=right)
+            if reply.status_code != 429:
+                break
+            time.sleep(int(reply.headers["retry-after"]))
+        assert reply.status_code == 200
+        assert here.post("login", data=wrong).status_code == 400
+
+
+def test_login_throttle_waits_double_up_to_a_cap() -> None:
+    from assistant.ui_login import FIRST_WAIT_S, FREE_FAILURES, MAX_WAIT_S, LoginThrottle
+
+    now = [0.0]
+    throttle = LoginThrottle(app=None, clock=lambda: now[0])  # type: ignore[arg-type]
+    for _ in range(FREE_FAILURES - 1):
+        throttle.attempt("10.0.0.1")
+        assert throttle.wait("10.0.0.1") == 0
+    waits = []
+    for _ in range(12):
+        throttle.attempt("10.0.0.1")
+        waits.append(throttle.wait("10.0.0.1"))
+        now[0] += waits[-1]
+    assert waits[:4] == [FIRST_WAIT_S, 2 * FIRST_WAIT_S, 4 * FIRST_WAIT_S, 8 * FIRST_WAIT_S]
+    assert max(waits) == MAX_WAIT_S
+    assert throttle.wait("10.0.0.2") == 0
 
 
 # --- upload checks ------------------------------------------------------------------------------
