@@ -24,9 +24,9 @@ from assistant.byline import Followed, about_articles, line_asked_for
 from assistant.chat import ANAPHORA, is_followup, own_terms
 from assistant.focus import NAME_REQUEST, asked_focus
 from assistant.quoted import QUOTED_MAX, asks_who_is_quoted, speaks
-from assistant.text import content_terms, name_terms, sentence_spans, stem
-from assistant.types import Answer, Citation, Passage
-from assistant.vectors import Embed
+from assistant.core.text import content_terms, name_terms, sentence_spans, stem
+from assistant.core.types import Answer, Citation, Passage
+from assistant.index.vectors import Embed
 
 ABSTAIN_TEXT = "The corpus does not answer this question."
 MAX_SENTENCES = 3

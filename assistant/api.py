@@ -15,23 +15,23 @@ import numpy as np
 from assistant.answer import Abstention, ExtractiveAnswerer, Scope, TermWeights
 from assistant.byline import followed
 from assistant.chat import Chat, quoted_before, resolve_followup
-from assistant.config import Settings, load_settings
-from assistant.embeddings import load_embed_model, one_thread
-from assistant.errors import AssistantError, IndexStateError, QuestionError
+from assistant.core.config import Settings, load_settings
+from assistant.index.embeddings import load_embed_model, one_thread
+from assistant.core.errors import AssistantError, IndexStateError, QuestionError
 from assistant.indirect import direct
-from assistant.ingest import IngestReport, build_settings, ingest
-from assistant.keyword import load_term_stats
+from assistant.index.ingest import IngestReport, build_settings, ingest
+from assistant.index.keyword import load_term_stats
 from assistant.llms import LLMAnswerer, available_modes, load_answerer, resolve_mode
 from assistant.named_article import label_terms, named_article
 from assistant.overview import MAX_DOCUMENTS as OVERVIEW_DOCUMENTS
 from assistant.overview import overview_of
 from assistant.retrieve import HybridRetriever
 from assistant.spelling import Speller
-from assistant.store import IndexDir
-from assistant.text import stem
-from assistant.tokens import count_tokens
-from assistant.types import Answer, Passage
-from assistant.vectors import EmbeddingCache, SentenceVectors
+from assistant.index.store import IndexDir
+from assistant.core.text import stem
+from assistant.core.tokens import count_tokens
+from assistant.core.types import Answer, Passage
+from assistant.index.vectors import EmbeddingCache, SentenceVectors
 
 # Calibrated on eval/calibration.jsonl and MultiHop-RAG dev (README, "Abstention").
 ABSTENTION = Abstention(support=0.46, covered_support=0.34, coverage=0.7)

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.focus import focus_names
-from assistant.text import content_terms, name_terms
-from assistant.types import Answer, Passage
+from assistant.core.text import content_terms, name_terms
+from assistant.core.types import Answer, Passage
 
 HEAD = 1200  # characters from the start of a document where bylines and datelines are looked for
 MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?)"

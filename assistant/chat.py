@@ -7,9 +7,9 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from assistant.text import content_terms, stem
-from assistant.tokens import count_tokens
-from assistant.types import Answer
+from assistant.core.text import content_terms, stem
+from assistant.core.tokens import count_tokens
+from assistant.core.types import Answer
 
 if TYPE_CHECKING:
     from assistant.api import Assistant

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.answer import LEXICAL_WEIGHT, TermWeights, with_marker
-from assistant.text import content_terms, sentence_spans
-from assistant.types import Citation, Passage
-from assistant.vectors import Embed
+from assistant.core.text import content_terms, sentence_spans
+from assistant.core.types import Citation, Passage
+from assistant.index.vectors import Embed
 
 # A marker with the space before it: "Najin [1]." -> "Najin."
 MARKER = re.compile(r"\s*\[\s*(\d+(?:\s*,\s*\d+)*)\s*\]")

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from assistant.errors import AssistantError
+from assistant.core.errors import AssistantError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Cited answers from a folder of documents.")
 err = Console(stderr=True)
@@ -41,7 +41,7 @@ def reports_errors(func: F) -> F:
 
 
 def settings_from(**flags: Any) -> Any:
-    from assistant.config import load_settings
+    from assistant.core.config import load_settings
 
     return load_settings(**flags)
 
@@ -55,7 +55,7 @@ def ingest(
     as_json: JsonOpt = False,
 ) -> None:
     """Index new and changed documents, drop deleted ones."""
-    from assistant.ingest import ingest as run_ingest
+    from assistant.index.ingest import ingest as run_ingest
 
     settings = settings_from(corpus_dir=corpus, index_dir=index)
     report = run_ingest(settings, rebuild=rebuild)
@@ -158,7 +158,7 @@ def chat(
     mode: ModeOpt = None,
 ) -> None:
     """A conversation in the terminal; follow-ups use what was asked before. Empty line or Ctrl-D quits."""
-    from assistant.errors import QuestionError
+    from assistant.core.errors import QuestionError
 
     conversation = open_assistant(corpus, index, top_k=k, answer_mode=mode).chat()
     err.print("Ask about the documents; /new starts a new conversation; an empty line quits.")

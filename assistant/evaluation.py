@@ -21,9 +21,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from assistant.config import Settings
-from assistant.errors import AssistantError, ConfigError
-from assistant.types import Answer
+from assistant.core.config import Settings
+from assistant.core.errors import AssistantError, ConfigError
+from assistant.core.types import Answer
 
 MARKER = re.compile(r"\[(\d+)\]")
 ItemType = Literal["fact", "multi", "conversation", "unanswerable"]

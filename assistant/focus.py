@@ -6,7 +6,7 @@ import os
 import re
 from functools import lru_cache
 
-from assistant.text import name_terms, stem
+from assistant.core.text import name_terms, stem
 
 # "Name the ships", "List the ...": a request for names.
 NAME_REQUEST = r"^\s*(?:please\s+)?(?:name|list)"

@@ -29,12 +29,12 @@ from assistant.answer import ABSTAIN_TEXT, Scope, abstain
 from assistant.byline import about_articles
 from assistant.chat import asks_about, history_within, resolve_followup
 from assistant.citations import Attributor, CitationChecker
-from assistant.config import Settings
-from assistant.errors import ConfigError, LLMError
+from assistant.core.config import Settings
+from assistant.core.errors import ConfigError, LLMError
 from assistant.quoted import asks_who_is_quoted
-from assistant.text import content_terms
-from assistant.tokens import count_tokens
-from assistant.types import Answer, Citation, Passage
+from assistant.core.text import content_terms
+from assistant.core.tokens import count_tokens
+from assistant.core.types import Answer, Citation, Passage
 
 if TYPE_CHECKING:
     from assistant.answer import ExtractiveAnswerer

@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from assistant.text import content_terms
+from assistant.core.text import content_terms
 
 ARTICLES = re.compile(r"\b(?:articles?|stor(?:y|ies)|pieces?)\b", re.I)
 # "the UK article", "this satellite images story": up to four words before the noun.

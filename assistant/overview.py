@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 from assistant.byline import OTHER, Followed
 from assistant.named_article import label_terms
-from assistant.text import content_terms, stem
-from assistant.types import Passage
+from assistant.core.text import content_terms, stem
+from assistant.core.types import Passage
 
 MAX_DOCUMENTS = 5
 # Naming the corpus or asking for a summary; "What is the article about?" names nothing else.

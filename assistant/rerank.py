@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.errors import ConfigError
+from assistant.core.errors import ConfigError
 
 MODEL_FILE = Path(__file__).resolve().parent / "reranker.json"
 

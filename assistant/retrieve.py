@@ -28,13 +28,13 @@ import bm25s
 import numpy as np
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
-from assistant.errors import IndexStateError
-from assistant.keyword import chunk_sentences, load_keyword_index, load_sentence_index
+from assistant.core.errors import IndexStateError
+from assistant.index.keyword import chunk_sentences, load_keyword_index, load_sentence_index
 from assistant.rerank import FEATURES, Reranker
-from assistant.store import IndexDir
-from assistant.text import content_terms
-from assistant.types import Passage
-from assistant.vectors import Embed, SentenceVectors
+from assistant.index.store import IndexDir
+from assistant.core.text import content_terms
+from assistant.core.types import Passage
+from assistant.index.vectors import Embed, SentenceVectors
 
 RRF_K = 60  # the usual constant of reciprocal-rank fusion
 CANDIDATES = 40  # chunks taken from the question's fused ranking and from each target's

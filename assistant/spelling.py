@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 
 from lemminflect import getAllLemmas
 
-from assistant.text import STOPWORDS, stem
+from assistant.core.text import STOPWORDS, stem
 
 MIN_LENGTH = 7  # shorter words have too many near neighbours ("champs", "Champa") to correct safely
 CUTOFF = 0.85  # difflib similarity: about one edit in seven letters

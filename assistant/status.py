@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from assistant.config import Settings
-from assistant.ingest import build_settings
-from assistant.store import IndexDir
+from assistant.core.config import Settings
+from assistant.index.ingest import build_settings
+from assistant.index.store import IndexDir
 
 
 def index_status(settings: Settings) -> dict[str, Any]:

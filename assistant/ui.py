@@ -22,12 +22,12 @@ from typing import Any
 import gradio as gr
 
 from assistant.api import Assistant
-from assistant.config import Settings
-from assistant.errors import AssistantError, ConfigError, CorpusError, QuestionError
-from assistant.ingest import ingest
+from assistant.core.config import Settings
+from assistant.core.errors import AssistantError, ConfigError, CorpusError, QuestionError
+from assistant.index.ingest import ingest
 from assistant.llms import available_modes
-from assistant.store import IndexDir
-from assistant.types import Answer
+from assistant.index.store import IndexDir
+from assistant.core.types import Answer
 from assistant.ui_corpus import ALLOWED_SUFFIXES, MB, Change, add_files, chunk_counts, delete_file
 from assistant.ui_render import (
     answer_html,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 
-from assistant.errors import ConfigError
+from assistant.core.errors import ConfigError
 
 
 def is_loopback(host: str) -> bool:

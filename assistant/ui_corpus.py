@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from assistant.documents import SIDECAR_SUFFIX, SUPPORTED_SUFFIXES, DocumentError, load_file
-from assistant.errors import AssistantError
+from assistant.corpus.documents import SIDECAR_SUFFIX, SUPPORTED_SUFFIXES, DocumentError, load_file
+from assistant.core.errors import AssistantError
 
 if TYPE_CHECKING:
     from assistant.api import Assistant
-    from assistant.ingest import IngestReport
+    from assistant.index.ingest import IngestReport
 
 ALLOWED_SUFFIXES = tuple(sorted(SUPPORTED_SUFFIXES))
 MAX_NAME_CHARS = 120

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from assistant.types import Answer, Citation, Passage
+from assistant.core.types import Answer, Citation, Passage
 
 MARKERS = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 CONTEXT_CHARS = 320  # of the surrounding paragraph shown on each side of a cited sentence

@@ -36,7 +36,7 @@ from common import ROOT, mean, squash, table, write_report  # noqa: E402
 from multihop import DEFAULT_DATA, corpus_folder, index_dir_for, load_queries, paper_metrics  # noqa: E402
 
 from assistant import Assistant  # noqa: E402
-from assistant.config import load_settings  # noqa: E402
+from assistant.core.config import load_settings  # noqa: E402
 from assistant.rerank import FEATURES, MODEL_FILE  # noqa: E402
 
 K = 10

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from assistant.cli import app
 from assistant.evaluation import GoldItem, citation_problems, score
-from assistant.types import Answer, Citation
+from assistant.core.types import Answer, Citation
 from conftest import BRITAIN_DOC, UK_DOC
 
 SUMMARY_KEYS = {

@@ -27,8 +27,8 @@ from conftest import BRITAIN_DOC
 from assistant import Assistant
 from assistant.answer import ABSTAIN_TEXT
 from assistant.citations import Attributor, CitationChecker
-from assistant.config import load_settings
-from assistant.errors import ConfigError, LLMError
+from assistant.core.config import load_settings
+from assistant.core.errors import ConfigError, LLMError
 from assistant.llms import (
     PROMPTS_DIR,
     LLMAnswerer,
@@ -37,8 +37,8 @@ from assistant.llms import (
     model_path,
     resolve_mode,
 )
-from assistant.text import sentence_spans
-from assistant.types import Answer, Passage
+from assistant.core.text import sentence_spans
+from assistant.core.types import Answer, Passage
 
 GGUF = model_path(load_settings())
 pytestmark = pytest.mark.skipif(

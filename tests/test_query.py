@@ -326,7 +326,7 @@ def test_missing_empty_and_corrupt_index(shipped: dict[str, Path], tmp_path: Pat
 def test_byline_and_dateline_formats() -> None:
     """Bylines and datelines in other common layouts; questions not about the article itself are left alone."""
     from assistant.byline import about_articles
-    from assistant.types import Passage
+    from assistant.core.types import Passage
 
     text = "Port traffic rises\n\nBy Jane Doe\nPublished 3 March 2024\n\nThe ferry Amur called at Vanino."
     passage = Passage("n1", "a.md", "Port traffic rises", "a.md", "", "", text, 0, len(text))
@@ -369,7 +369,7 @@ def test_byline_and_dateline_formats() -> None:
 
 
 def test_irregular_verbs_match_their_base_form() -> None:
-    from assistant.text import content_terms
+    from assistant.core.text import content_terms
 
     assert content_terms("Revenue grew as Britain gave photos") == content_terms("revenue grow as Britain give photos")
     # A form that is also a word of its own keeps its meaning: "found" (a company), "left" (the side).
@@ -387,7 +387,7 @@ def test_a_phrasal_verb_does_not_answer_for_its_verb(bot: Assistant) -> None:
 
 
 def test_a_letter_apostrophe_splits_words(bot: Assistant) -> None:
-    from assistant.text import content_terms
+    from assistant.core.text import content_terms
 
     # "ʼ" (U+02BC) is a letter to Unicode and an apostrophe in the Britain article: "Russiaʼs" is Russia's.
     assert content_terms("Russiaʼs use of Pyongyangʼs missiles") == content_terms("Russia's use of Pyongyang's missiles")
@@ -396,7 +396,7 @@ def test_a_letter_apostrophe_splits_words(bot: Assistant) -> None:
 
 def test_subheadings_that_are_questions_are_never_answers() -> None:
     from assistant.answer import split_sentences
-    from assistant.types import Passage
+    from assistant.core.types import Passage
 
     text = "What is known about missiles from North Korea?\n\nOn January 5, the Air Force did not confirm their use."
     passage = Passage("n1", "a.md", "Missiles", "a.md", "", "", text, 0, len(text))
@@ -459,7 +459,7 @@ def test_an_acronyms_expansion_is_what_answers_what_it_stands_for() -> None:
 
 def test_what_someone_said_is_where_they_say_it() -> None:
     from assistant.answer import asked_speaker, split_sentences
-    from assistant.types import Passage
+    from assistant.core.types import Passage
 
     text = (
         "Putin met Choe Son-hui at the Kremlin. Kremlin spokesperson Dmitry Peskov stated that the talks went well. "
@@ -496,7 +496,7 @@ def test_what_someone_said_is_quoted_whole(bot: Assistant) -> None:
 
 def test_a_quotation_extends_within_its_paragraph_only() -> None:
     from assistant.answer import split_sentences, whole_quote
-    from assistant.types import Passage
+    from assistant.core.types import Passage
 
     document = 'He said: "Ships came. They left." Nothing else.\n"A new paragraph. It ends," she said.'
     passage = Passage("n1", "a.md", "Quotes", "a.md", "", "", document, 0, len(document))
@@ -552,7 +552,7 @@ def test_the_headline_does_not_answer_a_question_that_echoes_it(bot: Assistant) 
 
 def test_a_request_for_an_overview_cites_the_opening_of_each_document(bot: Assistant) -> None:
     from assistant.overview import overview_of
-    from assistant.types import Passage
+    from assistant.core.types import Passage
 
     def openings() -> list[Passage] | None:
         return bot.retriever.openings(5)

@@ -10,12 +10,12 @@ import pytest
 from conftest import BRITAIN_DOC, UK_DOC
 
 from assistant import Assistant
-from assistant.config import load_settings
-from assistant.errors import ConfigError
-from assistant.ingest import ingest
+from assistant.core.config import load_settings
+from assistant.core.errors import ConfigError
+from assistant.index.ingest import ingest
 from assistant.rerank import FEATURES, MODEL_FILE, Reranker
 from assistant.retrieve import OutletMatcher, rrf
-from assistant.text import sentence_spans
+from assistant.core.text import sentence_spans
 
 BOTH_ARTICLES = "Which company are the sanctioned ships tied to, and how many tons of rockets were carried in the hold of the Angara?"
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from conftest import BRITAIN_DOC, UK_DOC, copy_corpus, write_word_file
 
-from assistant.types import Answer, Citation
+from assistant.core.types import Answer, Citation
 
 PORT_QUESTION = "At which port were the Russian ships loaded?"
 UPLOAD_LIMIT_MB = 0.05
@@ -246,8 +246,8 @@ def test_non_loopback_bind_without_auth_is_refused(tmp_path: Path) -> None:
 
 def test_serve_syncs_the_corpus_folder_at_start(tmp_path: Path) -> None:
     """A file added to the folder while the server was down is indexed when `assistant serve` starts."""
-    from assistant.config import load_settings
-    from assistant.ingest import ingest
+    from assistant.core.config import load_settings
+    from assistant.index.ingest import ingest
 
     corpus = copy_corpus(tmp_path / "corpus")
     ingest(load_settings(corpus_dir=corpus, index_dir=tmp_path / "index"), progress=False)
@@ -271,7 +271,7 @@ def test_serve_syncs_the_corpus_folder_at_start(tmp_path: Path) -> None:
 
 
 def test_bind_rules() -> None:
-    from assistant.errors import ConfigError
+    from assistant.core.errors import ConfigError
     from assistant.ui_bind import check_bind
 
     warnings: list[str] = []
@@ -330,7 +330,7 @@ def test_sources_show_the_cited_sentence_inside_its_paragraph() -> None:
 
 
 def test_abstentions_offer_related_reading_not_citations() -> None:
-    from assistant.types import Passage
+    from assistant.core.types import Passage
     from assistant.ui_render import answer_html, sources_html
 
     passage = Passage("n1", "doc.txt", "Title", "doc.txt", "", "", "Some related text.", 0, 18)
@@ -343,7 +343,7 @@ def test_abstentions_offer_related_reading_not_citations() -> None:
 
 def test_answer_mode_per_question(server: Server) -> None:
     """The UI's mode choice goes to the one Assistant: an unavailable mode is a clear error, extractive always runs."""
-    from assistant.errors import QuestionError
+    from assistant.core.errors import QuestionError
 
     bot = server.bot
     assert bot.ask("At which port were the ships loaded?", mode="extractive").mode == "extractive"

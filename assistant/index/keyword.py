@@ -14,10 +14,10 @@ from typing import Any
 from llama_index.core.schema import MetadataMode, TextNode
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
-from assistant.errors import IndexStateError
-from assistant.store import IndexDir
-from assistant.text import WORD_PATTERN, content_terms, sentence_spans
-from assistant.vectors import Embed, SentenceVectors
+from assistant.core.errors import IndexStateError
+from assistant.index.store import IndexDir
+from assistant.core.text import WORD_PATTERN, content_terms, sentence_spans
+from assistant.index.vectors import Embed, SentenceVectors
 
 PAGE = 5000
 TERMS = "terms.json"

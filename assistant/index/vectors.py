@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.errors import IndexStateError
+from assistant.core.errors import IndexStateError
 
 VECTORS = "sentence_vectors.npy"
 KEYS = "sentence_keys.npy"

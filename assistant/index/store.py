@@ -22,7 +22,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from assistant.errors import IndexBusyError, IndexMismatchError, IndexStateError
+from assistant.core.errors import IndexBusyError, IndexMismatchError, IndexStateError
 
 FORMAT_VERSION = 1
 COLLECTION = "chunks"
@@ -128,7 +128,7 @@ class IndexDir:
         )
 
     def vector_store(self) -> Any:
-        from assistant.chroma_store import BatchedChromaVectorStore
+        from assistant.index.chroma_store import BatchedChromaVectorStore
 
         return BatchedChromaVectorStore(chroma_collection=self.collection(), max_batch=self.chroma.get_max_batch_size())
 

@@ -14,7 +14,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from assistant.errors import ConfigError
+from assistant.core.errors import ConfigError
 
 CONFIG_FILE_ENV = "ASSISTANT_CONFIG"
 DEFAULT_CONFIG_FILE = "assistant.toml"

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import tiktoken
 
-from assistant.offline import go_offline
+from assistant.core.offline import go_offline
 
 TOKENIZER = "cl100k_base"
 
