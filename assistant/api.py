@@ -25,7 +25,7 @@ from assistant.llms import LLMAnswerer, available_modes, load_answerer, resolve_
 from assistant.named_article import label_terms, named_article
 from assistant.overview import MAX_DOCUMENTS as OVERVIEW_DOCUMENTS
 from assistant.overview import overview_of
-from assistant.retrieve import HybridRetriever
+from assistant.retrieve.hybrid import HybridRetriever
 from assistant.spelling import Speller
 from assistant.index.store import IndexDir
 from assistant.core.text import stem

@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import BENCHMARKS, CACHE, in_split, mean, percentile, squash, table, write_report  # noqa: E402
 
 from assistant import Assistant  # noqa: E402
-from assistant.rerank import FEATURES  # noqa: E402
-from assistant.retrieve import doc_id_of  # noqa: E402
+from assistant.retrieve.hybrid import doc_id_of  # noqa: E402
+from assistant.retrieve.rerank import FEATURES  # noqa: E402
 from assistant.core.tokens import count_tokens  # noqa: E402
 
 DEFAULT_DATA = BENCHMARKS / "multihop-rag"
@@ -200,7 +200,7 @@ def main() -> None:
           "Targets: " + ", ".join(f"{k} ≥ {v['target']} ({'met' if v['met'] else 'not met'}: {v['ours']:.3f})" for k, v in report["targets"].items()), "",
           f"Paper's best retrieval: {PAPER_BEST}."]
     if args.split == "dev":
-        md += ["", "The reranker (assistant/reranker.json) was fitted on this split, so these numbers are in-sample; "
+        md += ["", "The reranker (assistant/retrieve/reranker.json) was fitted on this split, so these numbers are in-sample; "
                "its check on articles it never saw is eval/reports/reranker.md."]
     if abstain:
         md += ["", f"Abstention (extractive `ask`): {abstain['null_abstention_rate']:.3f} of {abstain['null_queries']} null queries "

@@ -13,8 +13,9 @@ from assistant import Assistant
 from assistant.core.config import load_settings
 from assistant.core.errors import ConfigError
 from assistant.index.ingest import ingest
-from assistant.rerank import FEATURES, MODEL_FILE, Reranker
-from assistant.retrieve import OutletMatcher, rrf
+from assistant.retrieve.fusion import rrf
+from assistant.retrieve.rerank import FEATURES, MODEL_FILE, Reranker
+from assistant.retrieve.targets import OutletMatcher
 from assistant.core.text import sentence_spans
 
 BOTH_ARTICLES = "Which company are the sanctioned ships tied to, and how many tons of rockets were carried in the hold of the Angara?"

@@ -3,23 +3,13 @@
 Four rankings of every chunk: BM25 of the chunk (header + passage), BM25 of its best sentence, cosine of its
 MiniLM vector (stored in Chroma) and cosine of its best sentence's vector (precomputed at ingest). Stage 1
 fuses them by reciprocal rank (RRF): the question's top chunks are candidates, and so are the top chunks of
-each outlet the question names and of each clause of the question (below). Stage 2 describes every
-candidate by the features of `assistant.rerank` and orders them by the reranker trained on MultiHop-RAG dev
-(bench/train_reranker.py).
-
-Questions that span several documents usually say which outlets (and sometimes dates) they draw on:
-"Does the TechCrunch article ... while The Verge reports ...". Each outlet the question names (matched
-against the `source` values in the index) becomes a *target*: its part of the question, with the whole
-question, ranks that outlet's chunks (of that date, when a date is named), so every named outlet brings its
-candidates, and a chunk's rank there is a feature. Each clause of the question ("..., is also battling Epic
-Games in court, and has showcased ...") usually paraphrases one sentence of one article: the chunks whose
-sentences match a clause best are candidates too.
+each outlet the question names and of each clause of the question (`targets`), so every named outlet brings
+its candidates, and a chunk's rank there is a feature. Stage 2 describes every candidate by the features of
+`rerank` and orders them by the reranker trained on MultiHop-RAG dev (bench/train_reranker.py).
 """
-
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -29,31 +19,18 @@ import numpy as np
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 from assistant.core.errors import IndexStateError
-from assistant.index.keyword import chunk_sentences, load_keyword_index, load_sentence_index
-from assistant.rerank import FEATURES, Reranker
-from assistant.index.store import IndexDir
-from assistant.core.text import content_terms
 from assistant.core.types import Passage
+from assistant.index.keyword import chunk_sentences, load_keyword_index, load_sentence_index
+from assistant.index.store import IndexDir
 from assistant.index.vectors import Embed, SentenceVectors
+from assistant.retrieve.fusion import RRF_K, rank_of, rrf, top
+from assistant.retrieve.rerank import FEATURES, Reranker
+from assistant.retrieve.targets import OutletMatcher, Target, clause_targets, question_clauses
 
-RRF_K = 60  # the usual constant of reciprocal-rank fusion
 CANDIDATES = 40  # chunks taken from the question's fused ranking and from each target's
 CLAUSE_CANDIDATES = 20  # chunks taken for each clause, and for the clauses within each named outlet
-CLAUSE_TERMS = 5  # an undated target's words split into clauses of at least this many content words
-QUESTION_CLAUSE_TERMS = 3  # a clause of the question matched on its own holds at least this many content words
 NO_TARGET_RANK = 60  # the target rank of a chunk no target ranked
 MAX_CHUNK_INDEX = 10
-MONTHS = "January February March April May June July August September October November December".split()
-DATE = re.compile(
-    r"\b(%s)\s+(\d{1,2}),?\s+(\d{4})\b|\b(\d{4})-(\d{2})-(\d{2})(?=\b|T)" % "|".join(MONTHS), re.IGNORECASE
-)
-SAME_SOURCE = re.compile(r"\bsame (?:source|outlet|publication|news source|publisher)\b", re.IGNORECASE)
-ALIAS_SEPARATORS = (" | ", " - ", ": ")
-# "..., is also battling Epic Games in court, and has showcased ...": each clause usually asks for one fact.
-CLAUSE = re.compile(
-    r",\s+(?:and\s+|while\s+|but\s+)?|;\s+|\?\s*|\s+(?:and|while|whereas|but)\s+"
-    r"(?=(?:is|was|has|had|also|the|a|an|in|on|by|according|as|did|does|do|which|who|that)\b)"
-)
 
 
 def doc_id_of(node: Any) -> str:
@@ -77,123 +54,6 @@ def to_passage(node: Any, score: float) -> Passage:
         page=int(meta["page"]) if "page" in meta else None,
         page_starts=tuple(int(x) for x in str(meta.get("page_starts", "")).split(",") if x),
     )
-
-
-@dataclass(frozen=True)
-class Target:
-    """A named outlet (any of `sources`), optionally on one date, and the words of the question about it."""
-
-    sources: frozenset[str]
-    date: str
-    text: str
-
-
-def source_aliases(source: str) -> set[str]:
-    """'The Roar | Sports Writers Blog' is also named 'The Roar'; 'FOX News - Health' also 'FOX News'; a
-    one-word name is also written in capitals (feeds title-case acronyms: 'Cnbc | ...' is 'CNBC')."""
-    names = {source.strip()}
-    for separator in ALIAS_SEPARATORS:
-        if separator in source:
-            names.add(source.split(separator)[0].strip())
-    names |= {name.upper() for name in names if " " not in name}
-    return {name for name in names if len(name) >= 3}
-
-
-class OutletMatcher:
-    """Finds the outlets and dates a question names, among the `source` values of the index."""
-
-    def __init__(self, sources: set[str], published: set[tuple[str, str]] | None = None) -> None:
-        self.published = published  # (source, date) of every article, when known
-        self.aliases: dict[str, set[str]] = {}
-        for source in sources:
-            for alias in source_aliases(source):
-                self.aliases.setdefault(alias, set()).add(source)
-        names = sorted(self.aliases, key=len, reverse=True)  # longest first: 'The Independent - Sports'
-        # Case-sensitive on purpose: outlet names are capitalised, 'The Age' is not 'the age of'.
-        self.pattern = re.compile(r"(?<!\w)(%s)(?!\w)" % "|".join(map(re.escape, names))) if names else None
-
-    def targets(self, question: str) -> list[Target]:
-        if self.pattern is None:
-            return []
-        mentions = [(m.start(), m.end(), frozenset(self.aliases[m.group(1)])) for m in self.pattern.finditer(question)]
-        for m in SAME_SOURCE.finditer(question):  # "... and the subsequent report by the same source"
-            earlier = [x for x in mentions if x[1] <= m.start()]
-            if earlier:
-                mentions.append((m.start(), m.end(), max(earlier, key=lambda x: x[1])[2]))
-        mentions.sort()
-        dates = [(m.start(), iso_date(m)) for m in DATE.finditer(question)]
-        targets = []
-        for i, (start, end, sources) in enumerate(mentions):
-            lo = mentions[i - 1][1] if i else 0
-            hi = mentions[i + 1][0] if i + 1 < len(mentions) else len(question)
-            # The date written after the outlet ("TechCrunch, on October 7"), else the one just before it.
-            named = [d for p, d in dates if end <= p < hi] or [d for p, d in dates if lo <= p < start]
-            # Its words: what follows the name up to the next outlet ("the TechCrunch article on ..."), or
-            # the whole question when little follows ("..., as reported by The Age and Fortune?").
-            words = question[end:hi]
-            targets.append(Target(sources, named[0] if named else "", words if len(content_terms(words)) >= 3 else question))
-        return targets + self.date_targets(question, mentions, dates, {t.date for t in targets})
-
-    def date_targets(
-        self, question: str, mentions: list[tuple[int, int, frozenset[str]]], dates: list[tuple[int, str]], used: set[str]
-    ) -> list[Target]:
-        """A date no outlet mention took ("Did TechCrunch, after reporting on September 28, ..., when reporting
-        on December 19, ...") names another article of the outlet mentioned before it."""
-        extra: list[Target] = []
-        for i, (position, date) in enumerate(dates):
-            if not mentions:
-                break
-            before = [sources for start, _, sources in mentions if start < position]
-            sources = before[-1] if before else mentions[0][2]
-            if date in used or (self.published is not None and not any((s, date) in self.published for s in sources)):
-                continue
-            used.add(date)
-            end = dates[i + 1][0] if i + 1 < len(dates) else len(question)
-            words = DATE.sub(" ", question[position:end], count=1)
-            extra.append(Target(sources, date, words if len(content_terms(words)) >= 3 else question))
-        return extra
-
-
-def clause_targets(target: Target) -> list[Target]:
-    """An undated target whose words hold several clauses becomes one target per clause: an outlet named
-    once ("according to TechCrunch") often backs several facts from different articles."""
-    if target.date:
-        return [target]
-    parts = [part for part in CLAUSE.split(target.text) if part and len(content_terms(part)) >= CLAUSE_TERMS]
-    return [Target(target.sources, target.date, part) for part in parts] if len(parts) >= 2 else [target]
-
-
-def iso_date(match: re.Match[str]) -> str:
-    if match.group(1):
-        month = next(i for i, m in enumerate(MONTHS, 1) if m.lower() == match.group(1).lower())
-        return f"{match.group(3)}-{month:02d}-{int(match.group(2)):02d}"
-    return match.group(0)[:10]
-
-
-def rank_of(scores: np.ndarray) -> np.ndarray:
-    """Each chunk's rank under `scores`: 0 for the best (ties in chunk order)."""
-    ranks = np.empty(len(scores), dtype=np.int64)
-    ranks[np.argsort(-scores, kind="stable")] = np.arange(len(scores))
-    return ranks
-
-
-def rrf(rankings: Sequence[np.ndarray], mask: np.ndarray | None = None) -> np.ndarray:
-    """Reciprocal-rank fusion of score arrays. With `mask`, only those chunks are ranked; the others score -inf."""
-    total = np.zeros(len(rankings[0]))
-    for scores in rankings:
-        total += 1.0 / (RRF_K + rank_of(scores if mask is None else np.where(mask, scores, -np.inf)))
-    return total if mask is None else np.where(mask, total, -np.inf)
-
-
-def top(scores: np.ndarray, n: int) -> list[int]:
-    """Positions of the n best finite scores, best first."""
-    return [int(i) for i in np.argsort(-scores, kind="stable")[:n] if np.isfinite(scores[i])]
-
-
-def question_clauses(question: str) -> list[str]:
-    """The parts of the question with words enough to match a sentence on their own; else the question."""
-    parts = [part.strip() for part in CLAUSE.split(question) if part and len(content_terms(part)) >= QUESTION_CLAUSE_TERMS]
-    return parts or [question]
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The second retrieval stage: a logistic-regression reranker over per-candidate features.
 
-The weights live in `assistant/reranker.json`, written by `bench/train_reranker.py` from MultiHop-RAG's
+The weights live in `assistant/retrieve/reranker.json`, written by `bench/train_reranker.py` from MultiHop-RAG's
 dev split (news, ODC-BY 1.0) and checked there on documents the training never saw. A linear model on
 purpose: gradient-boosted trees matched it when training and evaluation shared documents (MRR@10 .777
 against .768) but fell behind on unseen documents (.728 against .752): they learn which chunks answer
@@ -19,7 +19,7 @@ from assistant.core.errors import ConfigError
 
 MODEL_FILE = Path(__file__).resolve().parent / "reranker.json"
 
-# What each candidate chunk is described by (assistant/retrieve.py computes them, in this order).
+# What each candidate chunk is described by (retrieve/hybrid.py computes them, in this order).
 FEATURES = (
     "bm25",  # BM25 of the question over the chunk (header + passage), over the best chunk's
     "bm25_sentence",  # BM25 of the question over the chunk's best sentence, over the best sentence's
