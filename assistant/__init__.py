@@ -4,8 +4,8 @@ from assistant.core.offline import go_offline
 
 go_offline()  # before any library below can reach for the network
 
-from assistant.api import Assistant  # noqa: E402
-from assistant.chat import Chat  # noqa: E402
+from assistant.app.assistant import Assistant  # noqa: E402
+from assistant.app.chat import Chat  # noqa: E402
 from assistant.core.errors import (  # noqa: E402
     AssistantError,
     ConfigError,

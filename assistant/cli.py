@@ -73,7 +73,7 @@ def print_report(report: Any) -> None:
 
 def open_assistant(corpus: Path | None, index: Path | None, **settings: Any) -> Any:
     """`Assistant.open`, telling what it built when the index was missing (a first run)."""
-    from assistant.api import Assistant
+    from assistant.app.assistant import Assistant
 
     bot = Assistant.open(corpus, index, **settings)
     if bot.build_report is not None:

@@ -277,7 +277,7 @@ def run_eval(
     """Ask every gold item, write results.jsonl, summary.json and summary.md into out_dir, return the summary.
 
     `passed` is None when no thresholds are checked (thresholds_path None)."""
-    from assistant.api import Assistant
+    from assistant.app.assistant import Assistant
 
     items = load_gold(gold_path)
     mode = settings.answer_mode

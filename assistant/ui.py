@@ -21,13 +21,13 @@ from typing import Any
 
 import gradio as gr
 
-from assistant.api import Assistant
+from assistant.answer.llm.answerer import available_modes
+from assistant.app.assistant import Assistant
 from assistant.core.config import Settings
 from assistant.core.errors import AssistantError, ConfigError, CorpusError, QuestionError
-from assistant.index.ingest import ingest
-from assistant.llms import available_modes
-from assistant.index.store import IndexDir
 from assistant.core.types import Answer
+from assistant.index.ingest import ingest
+from assistant.index.store import IndexDir
 from assistant.ui_corpus import ALLOWED_SUFFIXES, MB, Change, add_files, chunk_counts, delete_file
 from assistant.ui_render import (
     answer_html,

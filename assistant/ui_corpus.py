@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from assistant.corpus.documents import SIDECAR_SUFFIX, SUPPORTED_SUFFIXES, DocumentError, load_file
 from assistant.core.errors import AssistantError
+from assistant.corpus.documents import SIDECAR_SUFFIX, SUPPORTED_SUFFIXES, DocumentError, load_file
 
 if TYPE_CHECKING:
-    from assistant.api import Assistant
+    from assistant.app.assistant import Assistant
     from assistant.index.ingest import IngestReport
 
 ALLOWED_SUFFIXES = tuple(sorted(SUPPORTED_SUFFIXES))

@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import BENCHMARKS, CACHE, in_split, mean, percentile, squash, table, write_report  # noqa: E402
 
 from assistant import Assistant  # noqa: E402
+from assistant.core.tokens import count_tokens  # noqa: E402
 from assistant.retrieve.hybrid import doc_id_of  # noqa: E402
 from assistant.retrieve.rerank import FEATURES  # noqa: E402
-from assistant.core.tokens import count_tokens  # noqa: E402
 
 DEFAULT_DATA = BENCHMARKS / "multihop-rag"
 K = 10

@@ -94,8 +94,8 @@ def run_assistant(folder: Path, questions: list[Question]) -> dict[str, Any]:
     from assistant import Assistant
     from assistant.core.config import load_settings
     from assistant.core.errors import IndexMismatchError
-    from assistant.index.ingest import ingest
     from assistant.core.tokens import count_tokens
+    from assistant.index.ingest import ingest
 
     settings = load_settings(corpus_dir=folder / "corpus", index_dir=folder / "index")
     try:

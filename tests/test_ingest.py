@@ -10,15 +10,15 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import BRITAIN_DOC, ROOT, UK_DOC, copy_corpus, write_word_file
 
-from assistant.api import Assistant
+from assistant.app.assistant import Assistant
 from assistant.core.config import load_settings
-from assistant.corpus.documents import load_corpus
 from assistant.core.errors import CorpusError, IndexBusyError, IndexMismatchError
+from assistant.corpus.documents import load_corpus
 from assistant.index.ingest import ingest
 from assistant.index.keyword import TERMS, all_chunks, load_term_stats
 from assistant.index.store import IndexDir
-from conftest import BRITAIN_DOC, ROOT, UK_DOC, copy_corpus, write_word_file
 
 MULTIHOP = ROOT.parent / "shared" / "benchmarks" / "multihop-rag" / "corpus.json"
 

@@ -25,11 +25,9 @@ import pytest
 from conftest import BRITAIN_DOC
 
 from assistant import Assistant
-from assistant.answer import ABSTAIN_TEXT
-from assistant.citations import Attributor, CitationChecker
-from assistant.core.config import load_settings
-from assistant.core.errors import ConfigError, LLMError
-from assistant.llms import (
+from assistant.answer.base import ABSTAIN_TEXT
+from assistant.answer.citations import Attributor, CitationChecker
+from assistant.answer.llm.answerer import (
     PROMPTS_DIR,
     LLMAnswerer,
     available_modes,
@@ -37,6 +35,8 @@ from assistant.llms import (
     model_path,
     resolve_mode,
 )
+from assistant.core.config import load_settings
+from assistant.core.errors import ConfigError, LLMError
 from assistant.core.text import sentence_spans
 from assistant.core.types import Answer, Passage
 

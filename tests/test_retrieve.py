@@ -12,11 +12,11 @@ from conftest import BRITAIN_DOC, UK_DOC
 from assistant import Assistant
 from assistant.core.config import load_settings
 from assistant.core.errors import ConfigError
+from assistant.core.text import sentence_spans
 from assistant.index.ingest import ingest
 from assistant.retrieve.fusion import rrf
 from assistant.retrieve.rerank import FEATURES, MODEL_FILE, Reranker
 from assistant.retrieve.targets import OutletMatcher
-from assistant.core.text import sentence_spans
 
 BOTH_ARTICLES = "Which company are the sanctioned ships tied to, and how many tons of rockets were carried in the hold of the Angara?"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+Span = tuple[str, int, int]  # (doc_id, start, end): a stretch of a document, as citations and "Tell me more" name it
+
 
 @dataclass
 class Passage:
@@ -56,8 +58,8 @@ class Citation:
         )
 
     @property
-    def span(self) -> tuple[str, int, int]:
-        """(doc_id, start, end): what it quotes, as answers name the spans a conversation has seen."""
+    def span(self) -> Span:
+        """What it quotes, as answers name the spans a conversation has seen."""
         return self.doc_id, self.start, self.end
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,7 +80,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     # (doc_id, start, end) of what this answer and those it continues ("Tell me more") quoted: the next
     # "Tell me more" skips it all.
-    seen: frozenset[tuple[str, int, int]] = frozenset()
+    seen: frozenset[Span] = frozenset()
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -16,12 +16,12 @@ from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import BaseNode, TransformComponent
 
 from assistant.core.config import Settings
+from assistant.core.errors import CorpusError, IndexStateError
+from assistant.core.tokens import encoding
 from assistant.corpus.documents import SUPPORTED_SUFFIXES, LoadResult, Problem, SourceDocument, load_corpus
 from assistant.index.embeddings import embed_model_name, load_embed_model
-from assistant.core.errors import CorpusError, IndexStateError
 from assistant.index.keyword import all_chunks, build_keyword_index, term_stats_current, write_term_stats
 from assistant.index.store import BuildSettings, IndexDir
-from assistant.core.tokens import encoding
 from assistant.index.vectors import SentenceVectors
 
 

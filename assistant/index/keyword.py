@@ -15,8 +15,8 @@ from llama_index.core.schema import MetadataMode, TextNode
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 from assistant.core.errors import IndexStateError
-from assistant.index.store import IndexDir
 from assistant.core.text import WORD_PATTERN, content_terms, sentence_spans
+from assistant.index.store import IndexDir
 from assistant.index.vectors import Embed, SentenceVectors
 
 PAGE = 5000

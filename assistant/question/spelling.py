@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from lemminflect import getAllLemmas
 
@@ -64,3 +64,13 @@ class Speller:
             if base != word and len(base) >= MIN_BASE and (term := stem(base)) in self.known:
                 return self.surface(term)
         return None
+
+
+def first_written(term: str, texts: Sequence[str]) -> str | None:
+    """How `texts` write a word whose stem is `term`: its first form there (a `Speller`'s `surface`)."""
+    word = re.compile(rf"\b{re.escape(term)}\w*", re.IGNORECASE)
+    for text in texts:
+        found = next((m.group(0) for m in word.finditer(text) if stem(m.group(0).lower()) == term), None)
+        if found:
+            return found
+    return None

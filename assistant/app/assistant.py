@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -12,26 +11,27 @@ from typing import Any
 
 import numpy as np
 
-from assistant.answer import Abstention, ExtractiveAnswerer, Scope, TermWeights
-from assistant.byline import followed
-from assistant.chat import Chat, quoted_before, resolve_followup
+from assistant.answer.base import Answerer, Scope
+from assistant.answer.extractive import ExtractiveAnswerer
+from assistant.answer.llm.answerer import LLMAnswerer, available_modes, load_answerer, resolve_mode
+from assistant.answer.llm.grounded import GroundedLLM
+from assistant.answer.scoring import Abstention, TermWeights
+from assistant.app.chat import Chat
 from assistant.core.config import Settings, load_settings
-from assistant.index.embeddings import load_embed_model, one_thread
 from assistant.core.errors import AssistantError, IndexStateError, QuestionError
-from assistant.indirect import direct
+from assistant.core.types import Answer, Passage
+from assistant.index.embeddings import load_embed_model, one_thread
 from assistant.index.ingest import IngestReport, build_settings, ingest
 from assistant.index.keyword import load_term_stats
-from assistant.llms import LLMAnswerer, available_modes, load_answerer, resolve_mode
-from assistant.named_article import label_terms, named_article
-from assistant.overview import MAX_DOCUMENTS as OVERVIEW_DOCUMENTS
-from assistant.overview import overview_of
-from assistant.retrieve.hybrid import HybridRetriever
-from assistant.spelling import Speller
 from assistant.index.store import IndexDir
-from assistant.core.text import stem
-from assistant.core.tokens import count_tokens
-from assistant.core.types import Answer, Passage
 from assistant.index.vectors import EmbeddingCache, SentenceVectors
+from assistant.question.named_article import label_terms
+from assistant.question.overview import MAX_DOCUMENTS as OVERVIEW_DOCUMENTS
+from assistant.question.question import checked
+from assistant.question.reader import Reader
+from assistant.question.router import Router
+from assistant.question.spelling import Speller, first_written
+from assistant.retrieve.hybrid import HybridRetriever
 
 # Calibrated on eval/calibration.jsonl and MultiHop-RAG dev (README, "Abstention").
 ABSTENTION = Abstention(support=0.46, covered_support=0.34, coverage=0.7)
@@ -69,7 +69,7 @@ class Assistant:
             docstore = self.index.docstore()
             self.documents = {doc_id: doc for doc_id, doc in docstore.docs.items()}
             # What a question may call an article by: "the UK article", "the TechCrunch story".
-            self.labels = {
+            labels = {
                 doc_id: label_terms(doc.metadata.get("title", ""), doc.metadata.get("source", ""))
                 for doc_id, doc in self.documents.items()
             }
@@ -81,7 +81,9 @@ class Assistant:
             ) from None
         df, n_chunks = load_term_stats(self.index)
         self.extractive = ExtractiveAnswerer(TermWeights(df, n_chunks), self.embed, ABSTENTION, self.document_text)
-        self.speller = Speller(df, self._written)
+        written = partial(first_written, texts=[doc.text for doc in self.documents.values()])
+        self.reader = Reader(Speller(df, written), labels, self.settings.history_tokens)
+        self.router = Router(self.retriever, OVERVIEW_DOCUMENTS)
         self.answerer(self.mode)  # a missing model or bad prompt fails at open, not at the first question
 
     def answerer(self, mode: str | None = None) -> LLMAnswerer | None:
@@ -95,15 +97,6 @@ class Assistant:
                 if mode not in self._answerers:
                     self._answerers[mode] = load_answerer(self.settings.model_copy(update={"answer_mode": mode}))
         return self._answerers[mode]
-
-    def _written(self, term: str) -> str | None:
-        """How the documents write a word whose stem is `term`."""
-        word = re.compile(rf"\b{re.escape(term)}\w*", re.IGNORECASE)
-        for doc in self.documents.values():
-            found = next((m.group(0) for m in word.finditer(doc.text) if stem(m.group(0).lower()) == term), None)
-            if found:
-                return found
-        return None
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         with one_thread():
@@ -130,22 +123,8 @@ class Assistant:
         ]
 
     # --- questions ------------------------------------------------------------------------
-    def check_question(self, question: str) -> str:
-        if not isinstance(question, str) or not question.strip():
-            raise QuestionError("the question is empty; type a question about the documents")
-        tokens = count_tokens(question)
-        if tokens > self.settings.max_question_tokens:
-            raise QuestionError(
-                f"the question is {tokens} tokens, over the limit of {self.settings.max_question_tokens}; shorten it"
-            )
-        return " ".join(question.split())
-
-    def read(self, question: str) -> str:
-        """The question as answered: names spelt as the corpus spells them, an indirect question made direct."""
-        return direct(self.speller.correct(question))
-
     def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
-        question = self.read(self.check_question(question))
+        question = self.reader.read(checked(question, self.settings.max_question_tokens))
         with self._lock:
             return self.retriever.retrieve(question, k or self.settings.top_k)
 
@@ -179,39 +158,19 @@ class Assistant:
         self, question: str, history: list[str], k: int | None, mode: str | None, previous: Answer | None, stream: bool
     ) -> Iterator[str | Answer]:
         started = time.perf_counter()
-        asked = self.check_question(question)
-        question = self.read(asked)
-        history = [self.read(turn) for turn in history]  # earlier turns may hold the same misspelling
+        asked = checked(question, self.settings.max_question_tokens)
         llm = self.answerer(mode)
-        if llm:
-            standalone, context = llm.resolve_followup(question, history, previous)
-        else:
-            standalone, context = resolve_followup(question, history, self.settings.history_tokens, previous)
-        exclude, last = quoted_before(question, previous), followed(previous)
-        named = named_article(question, self.labels)
-        answered = named.question if named else question  # "the UK article" names no word of the answer
+        reading = self.reader.question(asked, history, previous, llm.resolve_followup if llm else None)
         with self._lock:
-            # "Summarize the articles": the openings of a small corpus's documents, as no passage matches it.
-            firsts = partial(self.retriever.openings, OVERVIEW_DOCUMENTS)  # fetched only for such a request
-            openings = overview_of(answered, firsts, last, within=named.doc_id if named else "")
-            if openings:
-                passages = openings
-            elif named:
-                passages = self.retriever.retrieve_within(standalone, named.doc_id, k or self.settings.top_k)
-            else:
-                passages = self.retriever.retrieve(standalone, k or self.settings.top_k)
-            around = self.retriever.around(exclude)  # what "Tell me more" may continue with
+            routed = self.router.route(reading, k or self.settings.top_k)
         retrieved_ms = (time.perf_counter() - started) * 1000
-        scope = Scope(overview=openings is not None, exclude=exclude, last=last, around=around)
-        if llm:
-            pieces = llm.stream(answered, standalone, context, passages, self.extractive, scope)
-        else:
-            pieces = self.extractive.stream(answered, context, passages, scope)
-        for piece in pieces:
+        scope = Scope(routed.route.path, reading.parts, reading.exclude, reading.last, routed.around)
+        answerer: Answerer = GroundedLLM(llm, self.extractive) if llm else self.extractive
+        for piece in answerer.respond(reading, routed.passages, scope):
             if isinstance(piece, Answer):
                 piece.question = asked
-                piece.seen = exclude | {c.span for c in piece.citations}
-                piece.standalone_question = standalone if standalone != asked else ""
+                piece.seen = reading.exclude | {c.span for c in piece.citations}
+                piece.standalone_question = reading.standalone if reading.standalone != asked else ""
                 piece.timings_ms = {
                     **piece.timings_ms,
                     "retrieve": round(retrieved_ms, 1),

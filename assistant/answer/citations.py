@@ -1,4 +1,5 @@
-"""The citation check for generated answers: every sentence is attributed to the source sentence that holds it.
+"""Citations: an extractive answer's sentences numbered in order of first use (`compose`), and the citation
+check for generated answers: every sentence is attributed to the source sentence that holds it.
 
 A model's own `[n]` markers are hints, not proof. When a generated sentence is complete, each
 sentence inside the numbered sources is scored for how well it supports it: the IDF-weighted
@@ -25,9 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.answer import LEXICAL_WEIGHT, TermWeights, with_marker
+from assistant.answer.scoring import LEXICAL_WEIGHT, Scored, TermWeights
 from assistant.core.text import content_terms, sentence_spans
-from assistant.core.types import Citation, Passage
+from assistant.core.types import Answer, Citation, Passage
 from assistant.index.vectors import Embed
 
 # A marker with the space before it: "Najin [1]." -> "Najin."
@@ -48,6 +49,31 @@ SECOND_CITATION_GAIN = 0.25  # a second source sentence is cited when it holds t
 MISSING_NUMBER_PENALTY = 0.5  # a number the source sentence does not hold ("January 21, 2022" vs "January 21")
 # Words a model wraps its answer in ("The answer is ...", "The text mentions ..."): they claim nothing.
 FRAMING = frozenset(content_terms("answer question text source sentence mention provide"))
+
+
+def with_marker(sentence: str, markers: str) -> str:
+    """'... of Najin.' -> '... of Najin [1].'; a closing quote stays with its words: '"unprecedented" [1].'"""
+    sentence = sentence.rstrip()
+    body = sentence.rstrip("\"'”’)]")
+    closers = sentence[len(body) :]
+    if body and body[-1] in ".!?" and not body.endswith("..."):
+        return f"{body[:-1]}{closers} {markers}{body[-1]}"
+    return f"{sentence} {markers}."
+
+
+def compose(question: str, chosen: Sequence[Scored], retrieved: list[Passage]) -> Answer:
+    citations: list[Citation] = []
+    numbers: dict[tuple[str, int, int], int] = {}
+    parts: list[str] = []
+    for item in chosen:
+        s = item.sentence
+        key = s.span
+        if key not in numbers:
+            numbers[key] = len(citations) + 1
+            citations.append(Citation.quoting(numbers[key], s.passage, s.text, s.start, s.end))
+        parts.append(with_marker(" ".join(s.text.split()), f"[{numbers[key]}]"))
+    return Answer(question=question, text=" ".join(parts), citations=citations, retrieved=retrieved)
+
 
 
 @dataclass(frozen=True)

@@ -25,21 +25,21 @@ from typing import TYPE_CHECKING, Any
 from llama_index.core.llms import LLM, ChatMessage, MessageRole
 from llama_index.core.prompts import PromptTemplate
 
-from assistant.answer import ABSTAIN_TEXT, Scope, abstain
-from assistant.byline import about_articles
-from assistant.chat import asks_about, history_within, resolve_followup
-from assistant.citations import Attributor, CitationChecker
+from assistant.answer.base import ABSTAIN_TEXT, Scope, abstain
+from assistant.answer.byline import about_articles
+from assistant.answer.citations import Attributor, CitationChecker
 from assistant.core.config import Settings
 from assistant.core.errors import ConfigError, LLMError
-from assistant.quoted import asks_who_is_quoted
 from assistant.core.text import content_terms
 from assistant.core.tokens import count_tokens
 from assistant.core.types import Answer, Citation, Passage
+from assistant.question.followup import asks_about, history_within, resolve_followup
+from assistant.question.quoted import asks_who_is_quoted
 
 if TYPE_CHECKING:
-    from assistant.answer import ExtractiveAnswerer
+    from assistant.answer.extractive import ExtractiveAnswerer
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+PROMPTS_DIR = Path(__file__).resolve().parents[3] / "prompts"
 # file -> (required placeholders, allowed placeholders)
 PROMPT_FILES: dict[str, tuple[set[str], set[str]]] = {
     "system": ({"abstain"}, {"abstain"}),

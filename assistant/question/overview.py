@@ -8,10 +8,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from assistant.byline import OTHER, Followed
-from assistant.named_article import label_terms
 from assistant.core.text import content_terms, stem
 from assistant.core.types import Passage
+from assistant.question.articles import OTHER
+from assistant.question.followup import Followed
+from assistant.question.named_article import label_terms
 
 MAX_DOCUMENTS = 5
 # Naming the corpus or asking for a summary; "What is the article about?" names nothing else.
@@ -35,6 +36,11 @@ SEVERAL = re.compile(r"\b(?:each|every|both|all|articles|documents|stories|texts
 REFERS_BACK = re.compile(r"\b(?:it|its|they|them|their|he|she|him|her|his)\b", re.IGNORECASE)
 
 
+def asks_overview(question: str) -> bool:
+    """The question names the corpus or asks for a summary, and no subject from the conversation."""
+    return bool(ASKS.search(question)) and not REFERS_BACK.search(question)
+
+
 def overview_of(
     question: str, openings: Callable[[], list[Passage] | None], last: Followed = Followed(), within: str = ""
 ) -> list[Passage] | None:
@@ -43,7 +49,7 @@ def overview_of(
     giving the UN photos"), the one the question names (`within`: "Summarize the UK article"), or the one(s) the
     `last` turn was not about ("What does the other article say?"); None for any other question, and when
     `openings` gives none (a corpus too big for its openings to be an overview)."""
-    if not ASKS.search(question) or REFERS_BACK.search(question):
+    if not asks_overview(question):
         return None
     named = set(content_terms(question)) - REQUEST_TERMS
     firsts = openings()

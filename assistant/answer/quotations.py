@@ -1,24 +1,11 @@
-""""Who is quoted in the articles?", "Which officials are quoted?": answered by every sentence of the passages
-in which someone speaks, directly or in reported speech, in reading order. A question that names a topic
-("Who is quoted about the sanctions?") is not a listing: the usual ranking answers it.
+"""The sentences in which someone speaks, directly or in reported speech: what "Who is quoted?" lists, in
+reading order.
 """
 
 from __future__ import annotations
 
 import re
 
-THE_ARTICLES = (
-    r"(?:the|this|these|those|both|each|all(?:\s+the)?)\s+(?:two\s+)?"
-    r"(?:articles?|stor(?:y|ies)|reports?|pieces?|texts?|documents?|corpus)"
-)
-PEOPLE = r"(?:people|persons|officials|experts|sources|speakers|individuals|politicians|analysts|leaders)"
-QUOTED_ASKED = re.compile(
-    rf"^\s*(?:(?:who(?:m)?|which\s+(?:[\w-]+\s+){{0,2}}?{PEOPLE})\s+"
-    r"(?:(?:is|are|was|were|gets?|got)\s+(?:being\s+)?(?:quoted|cited)|speaks?|spoke|comments?|commented)"
-    rf"(?:\s+(?:in|by)\s+{THE_ARTICLES})?"
-    rf"|who(?:m)?\s+(?:does|do|did)\s+{THE_ARTICLES}\s+(?:quote|cite))\s*\??\s*$",
-    re.IGNORECASE,
-)
 # Lower case: "the United States officially announced that" is no speaker's verb.
 SPOKE = (
     r"(?:said|says|stated|states|told|tells|warned|warns|explained|explains|added|adds|noted|notes|declared|"
@@ -35,10 +22,6 @@ SPEAKS = re.compile(
 QUOTATION = re.compile(r"[\"“«][^\"“”«»]*?\S+\s+\S+\s+\S+[^\"“”«»]*[\"”»]")  # three words or more
 SPOKEN = re.compile(rf"\b{SPOKE}\b")
 QUOTED_MAX = 10  # sentences in a listing
-
-
-def asks_who_is_quoted(question: str) -> bool:
-    return bool(QUOTED_ASKED.match(question))
 
 
 def speaks(sentence: str) -> bool:

@@ -1,18 +1,18 @@
-"""Conversations: a history of user turns, and follow-ups resolved against it (or against the last answer)
-within a token budget."""
+"""Follow-ups: a question read against its conversation. The earlier turns within a token budget carry a
+follow-up along; "When did that happen?" is read against the passages the last answer cited, "Tell me more"
+against what the conversation quoted, "the other article" against the documents the last turn was about."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from assistant.core.text import content_terms, stem
+from assistant.core.text import content_terms, name_terms, stem
 from assistant.core.tokens import count_tokens
 from assistant.core.types import Answer
-
-if TYPE_CHECKING:
-    from assistant.api import Assistant
+from assistant.question.articles import OTHER
+from assistant.question.focus import focus_names
 
 # Words that point back at something said earlier ("they", "that company", "the same port").
 ANAPHORA = re.compile(
@@ -95,35 +95,29 @@ def resolve_followup(
     return f"{question} (context: {context})", context
 
 
-class Chat:
-    """One conversation with its own history; `ask` and `stream` add each turn to it."""
+@dataclass(frozen=True)
+class Followed:
+    """The turn a question follows: the documents its answer `cited`, whether it `asked_other`, i.e. was
+    itself about "the other article", and the terms of the names its quoted passages hold (`named`)."""
 
-    def __init__(self, assistant: Assistant) -> None:
-        self.assistant = assistant
-        self.history: list[str] = []
-        self.answers: list[Answer] = []
+    cited: frozenset[str] = frozenset()
+    asked_other: bool = False
+    named: frozenset[str] = frozenset()
 
-    def ask(self, question: str) -> Answer:
-        answer = self.assistant.ask(question, history=self.history, previous=self.last)
-        self._remember(question, answer)
-        return answer
+    def others(self, docs: Sequence[str]) -> list[str]:
+        """Of `docs`, the ones "the other article" means: those the turn did not cite, or the same ones again
+        when it was itself about the other article ("When was the other article published?", "Who wrote the
+        other one?"); none when it cited nothing."""
+        return [doc for doc in docs if (doc in self.cited) == self.asked_other] if self.cited else []
 
-    def stream(self, question: str) -> Iterator[str]:
-        """Yields text pieces; the complete Answer is `self.answers[-1]` (and `last`) afterwards."""
-        for piece in self.assistant.stream(question, history=self.history, previous=self.last):
-            if isinstance(piece, Answer):
-                self._remember(question, piece)
-            else:
-                yield piece
 
-    @property
-    def last(self) -> Answer | None:
-        return self.answers[-1] if self.answers else None
-
-    def reset(self) -> None:
-        self.history.clear()
-        self.answers.clear()
-
-    def _remember(self, question: str, answer: Answer) -> None:
-        self.history.append(question)
-        self.answers.append(answer)
+def followed(previous: Answer | None) -> Followed:
+    if previous is None:
+        return Followed()
+    quoted = " ".join(c.text for c in previous.citations)
+    return Followed(
+        frozenset(c.doc_id for c in previous.citations),
+        bool(OTHER.search(previous.question)),
+        # "they" after "Which ships ...?" are the ships it named, not every name quoted ("North Korean").
+        focus_names(previous.question, quoted) or name_terms(quoted),
+    )
