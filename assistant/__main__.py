@@ -1,3 +1,3 @@
-from assistant.cli import app
+from assistant.app.cli import app
 
 app(prog_name="assistant")

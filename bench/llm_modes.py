@@ -27,8 +27,8 @@ from common import ROOT, percentile, table, write_report
 
 from assistant import Assistant
 from assistant.answer.llm.answerer import model_path
+from assistant.app.evaluation import load_gold, score, summarise
 from assistant.core.config import load_settings
-from assistant.evaluation import load_gold, score, summarise
 
 
 @contextmanager

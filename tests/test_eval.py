@@ -9,9 +9,9 @@ import pytest
 from conftest import BRITAIN_DOC, UK_DOC
 from typer.testing import CliRunner
 
-from assistant.cli import app
+from assistant.app.cli import app
+from assistant.app.evaluation import GoldItem, citation_problems, score
 from assistant.core.types import Answer, Citation
-from assistant.evaluation import GoldItem, citation_problems, score
 
 SUMMARY_KEYS = {
     "items",

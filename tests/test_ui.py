@@ -38,7 +38,7 @@ class Server:
 
     def __init__(self, root: Path, credentials: tuple[str, str] | None = None) -> None:
         from assistant import Assistant
-        from assistant.ui import build_app, launch_options
+        from assistant.ui.app import build_app, launch_options
 
         self.corpus = copy_corpus(root / "corpus")
         (self.corpus / XSS_DOC).write_text(XSS_TEXT, encoding="utf-8")
@@ -177,8 +177,8 @@ def test_disallowed_and_broken_uploads_are_refused_with_a_message(server: Server
 
 
 def test_documents_table_counts_chunks(server: Server) -> None:
-    from assistant.ui_corpus import chunk_counts
-    from assistant.ui_render import documents_table
+    from assistant.ui.corpus import chunk_counts
+    from assistant.ui.render import documents_table
 
     counts = chunk_counts(server.bot)
     assert sum(counts.values()) == server.bot.index.manifest()["chunks"]
@@ -206,21 +206,21 @@ def test_delete_refuses_unknown_paths(server: Server) -> None:
     ],
 )
 def test_upload_names_are_sanitised(sent: str, kept: str) -> None:
-    from assistant.ui_corpus import safe_name
+    from assistant.ui.corpus import safe_name
 
     assert safe_name(sent) == kept
 
 
 @pytest.mark.parametrize("sent", ["evil.exe", "archive.tar.gz", "notes.meta.toml", "...", "noext", "../.txt"])
 def test_unusable_upload_names_are_refused(sent: str) -> None:
-    from assistant.ui_corpus import UploadError, safe_name
+    from assistant.ui.corpus import UploadError, safe_name
 
     with pytest.raises(UploadError):
         safe_name(sent)
 
 
 def test_oversized_upload_is_refused(tmp_path: Path) -> None:
-    from assistant.ui_corpus import UploadError, check_upload
+    from assistant.ui.corpus import UploadError, check_upload
 
     big = tmp_path / "big.txt"
     big.write_text("word " * 30_000)
@@ -272,7 +272,7 @@ def test_serve_syncs_the_corpus_folder_at_start(tmp_path: Path) -> None:
 
 def test_bind_rules() -> None:
     from assistant.core.errors import ConfigError
-    from assistant.ui_bind import check_bind
+    from assistant.ui.bind import check_bind
 
     warnings: list[str] = []
     assert check_bind("127.0.0.1", None, False, warnings.append) is None
@@ -295,7 +295,7 @@ def citation(number: int, text: str, start: int) -> Citation:
 
 
 def test_answer_html_escapes_text_and_links_markers() -> None:
-    from assistant.ui_render import answer_html
+    from assistant.ui.render import answer_html
 
     answer = Answer(
         question="q",
@@ -311,7 +311,7 @@ def test_answer_html_escapes_text_and_links_markers() -> None:
 
 
 def test_sources_show_the_cited_sentence_inside_its_paragraph() -> None:
-    from assistant.ui_render import document_html, sources_html, span_for
+    from assistant.ui.render import document_html, sources_html, span_for
 
     document = "Intro line.\nFirst sentence here. The <cited> one at Najin. Last one.\nNext paragraph."
     cited = "The <cited> one at Najin."
@@ -331,7 +331,7 @@ def test_sources_show_the_cited_sentence_inside_its_paragraph() -> None:
 
 def test_abstentions_offer_related_reading_not_citations() -> None:
     from assistant.core.types import Passage
-    from assistant.ui_render import answer_html, sources_html
+    from assistant.ui.render import answer_html, sources_html
 
     passage = Passage("n1", "doc.txt", "Title", "doc.txt", "", "", "Some related text.", 0, 18)
     answer = Answer(question="Capital of France?", text="The corpus does not answer this question.", abstained=True,

@@ -85,7 +85,7 @@ def open_assistant(corpus: Path | None, index: Path | None, **settings: Any) -> 
 @reports_errors
 def status(corpus: CorpusOpt = None, index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     """Documents, chunks, model and settings of the index."""
-    from assistant.status import index_status
+    from assistant.app.status import index_status
 
     info = index_status(settings_from(corpus_dir=corpus, index_dir=index))
     if as_json:
@@ -201,11 +201,11 @@ def serve(
     ] = 20.0,
 ) -> None:
     """The web UI: chat with cited answers, sources, corpus management (builds the index if missing)."""
-    from assistant.ui_bind import check_bind
+    from assistant.ui.bind import check_bind
 
     credentials = check_bind(host, auth, no_auth, warn=lambda message: err.print(f"[bold yellow]warning:[/] {escape(message)}"))
     settings = settings_from(corpus_dir=corpus, index_dir=index)
-    from assistant.ui import serve as run_server  # gradio loads only once the address is accepted
+    from assistant.ui.app import serve as run_server  # gradio loads only once the address is accepted
 
     run_server(settings, host=host, port=port, credentials=credentials, max_upload_mb=max_upload_mb)
 
@@ -223,7 +223,7 @@ def eval_gold(
     as_json: JsonOpt = False,
 ) -> None:
     """Score the assistant on gold questions; exit 1 when a metric misses its threshold."""
-    from assistant.evaluation import markdown, run_eval
+    from assistant.app.evaluation import markdown, run_eval
 
     settings = settings_from(corpus_dir=corpus, index_dir=index, answer_mode=mode)
     summary = run_eval(settings, gold, out_dir, None if no_check else thresholds)

@@ -28,8 +28,8 @@ from assistant.core.errors import AssistantError, ConfigError, CorpusError, Ques
 from assistant.core.types import Answer
 from assistant.index.ingest import ingest
 from assistant.index.store import IndexDir
-from assistant.ui_corpus import ALLOWED_SUFFIXES, MB, Change, add_files, chunk_counts, delete_file
-from assistant.ui_render import (
+from assistant.ui.corpus import ALLOWED_SUFFIXES, MB, Change, add_files, chunk_counts, delete_file
+from assistant.ui.render import (
     answer_html,
     document_html,
     documents_table,
@@ -39,7 +39,7 @@ from assistant.ui_render import (
     status_html,
     user_html,
 )
-from assistant.ui_style import CSS, DOCUMENT_JS, SOURCES_JS, theme
+from assistant.ui.style import CSS, DOCUMENT_JS, SOURCES_JS, theme
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_UPLOAD_MB = 20.0
