@@ -201,7 +201,8 @@ def sources(local_bot: Assistant) -> list[Passage]:
 def test_checker_attributes_sentences_and_reports_what_no_source_supports(
     local_bot: Assistant, sources: list[Passage]
 ) -> None:
-    checker = CitationChecker(Attributor(sources, local_bot.extractive.weights, local_bot.extractive.embed), ABSTAIN_TEXT)
+    attributor = Attributor(sources, local_bot.extractive.weights, local_bot.extractive.embed, local_bot.settings.citation)
+    checker = CitationChecker(attributor, ABSTAIN_TEXT)
     generated = [
         "British intelligence photographed the Maya, Angara and Maria loading containers at Najin [",
         "2]. The Angara carried 50 tons of rockets",
@@ -231,7 +232,8 @@ def test_checker_attributes_sentences_and_reports_what_no_source_supports(
 
 
 def test_a_model_marker_that_holds_is_kept_and_narrowed(local_bot: Assistant, sources: list[Passage]) -> None:
-    checker = CitationChecker(Attributor(sources, local_bot.extractive.weights, local_bot.extractive.embed), ABSTAIN_TEXT)
+    attributor = Attributor(sources, local_bot.extractive.weights, local_bot.extractive.embed, local_bot.settings.citation)
+    checker = CitationChecker(attributor, ABSTAIN_TEXT)
     checker.feed("The ships loaded containers at the North Korean port of Najin. [1]")
     checker.finish()
     assert checker.text == "The ships loaded containers at the North Korean port of Najin [1]." and not checker.problems

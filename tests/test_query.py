@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -430,15 +431,18 @@ def test_an_indirect_question_reads_as_the_direct_one() -> None:
 
 def test_a_figure_in_words_answers_how_many() -> None:
     from assistant.answer.scoring import answer_type_bonus
+    from assistant.core.tuning import AnswerTuning
+
+    bonus = partial(answer_type_bonus, tuning=AnswerTuning())
 
     question = "How many Russian ships were photographed?"
-    assert answer_type_bonus(question, "Images show three Russian ships docked at Najin.") > 0
-    assert answer_type_bonus(question, "Hundreds of containers were loaded.") > 0
-    assert answer_type_bonus(question, "The ships were docked at Najin.") < 0
+    assert bonus(question, "Images show three Russian ships docked at Najin.") > 0
+    assert bonus(question, "Hundreds of containers were loaded.") > 0
+    assert bonus(question, "The ships were docked at Najin.") < 0
     # A figure of the thing counted beats a figure of something else.
     containers = "How many containers were delivered?"
-    of_containers = answer_type_bonus(containers, "Two cargo ships delivered several hundred containers.")
-    assert of_containers > answer_type_bonus(containers, "Images show three Russian ships loading containers.") > 0
+    of_containers = bonus(containers, "Two cargo ships delivered several hundred containers.")
+    assert of_containers > bonus(containers, "Images show three Russian ships loading containers.") > 0
 
 
 def test_an_acronyms_expansion_is_what_answers_what_it_stands_for() -> None:
@@ -498,34 +502,43 @@ def test_what_someone_said_is_quoted_whole(bot: Assistant) -> None:
 
 def test_a_quotation_extends_within_its_paragraph_only() -> None:
     from assistant.answer.sentences import split_sentences, whole_quote
+    from assistant.core.tuning import AnswerTuning
+
+    quote = partial(whole_quote, reach=AnswerTuning().quote_sentences)
     from assistant.core.types import Passage
 
     document = 'He said: "Ships came. They left." Nothing else.\n"A new paragraph. It ends," she said.'
     passage = Passage("n1", "a.md", "Quotes", "a.md", "", "", document, 0, len(document))
     sentences = {s.text: s for s in split_sentences([passage])}
-    assert whole_quote(sentences['He said: "Ships came.'], document).text == 'He said: "Ships came. They left."'
-    assert whole_quote(sentences['They left."'], document).text == 'He said: "Ships came. They left."'
-    assert whole_quote(sentences["Nothing else."], document).text == "Nothing else."
-    assert whole_quote(sentences['It ends," she said.'], document).text == '"A new paragraph. It ends," she said.'
+    assert quote(sentences['He said: "Ships came.'], document).text == 'He said: "Ships came. They left."'
+    assert quote(sentences['They left."'], document).text == 'He said: "Ships came. They left."'
+    assert quote(sentences["Nothing else."], document).text == "Nothing else."
+    assert quote(sentences['It ends," she said.'], document).text == '"A new paragraph. It ends," she said.'
 
 
 def test_a_credits_year_does_not_say_when() -> None:
     from assistant.answer.scoring import answer_type_bonus
+    from assistant.core.tuning import AnswerTuning
+
+    bonus = partial(answer_type_bonus, tuning=AnswerTuning())
 
     question = "When were the images taken?"
-    assert answer_type_bonus(question, "Images source: © Getty Images | 2023 Anadolu Agency") < 0  # the licence's year
-    assert answer_type_bonus(question, "Images from September to December show the ships.") > 0
+    assert bonus(question, "Images source: © Getty Images | 2023 Anadolu Agency") < 0  # the licence's year
+    assert bonus(question, "Images from September to December show the ships.") > 0
 
 
 def test_a_sentence_that_defines_the_name_asked_about_ranks_first() -> None:
     from assistant.answer.scoring import answer_type_bonus
+    from assistant.core.tuning import AnswerTuning
 
-    defining = answer_type_bonus("What is RUSI?", "Experts from the Royal Defense Research Institute (RUSI) recorded it.")
-    mentioning = answer_type_bonus("What is RUSI?", "RUSI data is also confirmed by Dossier.")
+    bonus = partial(answer_type_bonus, tuning=AnswerTuning())
+
+    defining = bonus("What is RUSI?", "Experts from the Royal Defense Research Institute (RUSI) recorded it.")
+    mentioning = bonus("What is RUSI?", "RUSI data is also confirmed by Dossier.")
     assert defining > mentioning
-    assert answer_type_bonus("Who is Pranay Vaddi?", "Pranay Vaddi, the Director for Arms Control, spoke.") > mentioning
-    assert answer_type_bonus("Who is Dmitry Peskov?", "Kremlin spokesperson Dmitry Peskov stated that ...") > 0
-    assert answer_type_bonus("Who is Dmitry Peskov?", "Putin's spokesman later said Dmitry Peskov was ill.") == 0
+    assert bonus("Who is Pranay Vaddi?", "Pranay Vaddi, the Director for Arms Control, spoke.") > mentioning
+    assert bonus("Who is Dmitry Peskov?", "Kremlin spokesperson Dmitry Peskov stated that ...") > 0
+    assert bonus("Who is Dmitry Peskov?", "Putin's spokesman later said Dmitry Peskov was ill.") == 0
 
 
 def test_a_question_about_a_role_is_answered_by_the_sentence_that_names_it(bot: Assistant) -> None:
@@ -535,10 +548,13 @@ def test_a_question_about_a_role_is_answered_by_the_sentence_that_names_it(bot: 
 
 def test_which_port_prefers_the_sentence_that_names_the_port(bot: Assistant) -> None:
     from assistant.answer.scoring import answer_type_bonus
+    from assistant.core.tuning import AnswerTuning
+
+    bonus = partial(answer_type_bonus, tuning=AnswerTuning())
 
     question = "At which port were the Russian ships loaded?"
-    names = answer_type_bonus(question, "Ships loaded containers at the North Korean port of Najin.")
-    assert names > answer_type_bonus(question, "Photos show the loading of Russian ships in a port in North Korea.")
+    names = bonus(question, "Ships loaded containers at the North Korean port of Najin.")
+    assert names > bonus(question, "Photos show the loading of Russian ships in a port in North Korea.")
     first = bot.ask(question).text.split("]. ")[0]
     assert "port of Najin" in first
 
@@ -686,12 +702,13 @@ def test_an_article_named_by_its_title_is_the_only_one_quoted(bot: Assistant) ->
 
 
 def test_a_misspelt_word_reads_as_the_corpus_spells_it(bot: Assistant) -> None:
+    from assistant.core.tuning import QuestionTuning
     from assistant.question.spelling import Speller
 
     written = {
         "oboronlogistika": "Oboronlogistika", "playabl": "playable", "tikhoretsk": "Tikhoretsk", "sanction": "sanctions"
     }
-    speller = Speller(written, written.get)
+    speller = Speller(written, written.get, QuestionTuning())
     assert speller.correct("What is Oboronlogistica?") == "What is Oboronlogistika?"
     assert speller.correct("Is Tikoretsk far?") == "Is Tikhoretsk far?"
     assert speller.correct("Who runs PlayLab?") == "Who runs PlayLab?"  # a name is not corrected to a common word
@@ -707,10 +724,11 @@ def test_a_misspelt_word_reads_as_the_corpus_spells_it(bot: Assistant) -> None:
 
 
 def test_a_derived_noun_reads_as_the_word_the_corpus_uses(bot: Assistant) -> None:
+    from assistant.core.tuning import QuestionTuning
     from assistant.question.spelling import Speller
 
     written = {"relat": "relations", "partner": "partners", "hard": "hard"}
-    speller = Speller(written, written.get)
+    speller = Speller(written, written.get, QuestionTuning())
     assert speller.correct("the relationship between them") == "the relations between them"
     assert speller.correct("their partnerships") == "their partners"
     assert speller.correct("economic hardship") == "economic hardship"  # too short a base to be what it is about

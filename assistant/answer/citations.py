@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.answer.scoring import LEXICAL_WEIGHT, Scored, TermWeights
+from assistant.answer.scoring import Scored, TermWeights
 from assistant.core.text import content_terms, sentence_spans
+from assistant.core.tuning import CitationTuning
 from assistant.core.types import Answer, Citation, Passage
 from assistant.index.vectors import Embed
 
@@ -40,13 +41,6 @@ HELD_TAIL = re.compile(r"[\s.!?\"'”’)\]]*$")
 QUESTION = re.compile(r"\?[\"'”’)]*$")
 ENUMERATOR = re.compile(r"\(?\d{1,2}[.)]")
 DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
-# Calibrated on SmolLM2-135M's answers to the 50 answerable gold questions: sentences copied or
-# reworded from a source scored 0.59-1.0; a sentence with a fact from nowhere (a wrong year) 0.41,
-# junk ("The text contains a comma splice.") under 0.1. Not caught: a wrong relation between words
-# the source holds ("The article is not about the Dossier publication.") scores like support.
-MIN_SUPPORT = 0.55
-SECOND_CITATION_GAIN = 0.25  # a second source sentence is cited when it holds this much more of the sentence
-MISSING_NUMBER_PENALTY = 0.5  # a number the source sentence does not hold ("January 21, 2022" vs "January 21")
 # Words a model wraps its answer in ("The answer is ...", "The text mentions ..."): they claim nothing.
 FRAMING = frozenset(content_terms("answer question text source sentence mention provide"))
 
@@ -106,10 +100,10 @@ def numbers_in(text: str) -> frozenset[str]:
 class Attributor:
     """Scores every sentence of the numbered sources against a generated sentence."""
 
-    def __init__(self, sources: Sequence[Passage], weights: TermWeights, embed: Embed, min_support: float = MIN_SUPPORT) -> None:
+    def __init__(self, sources: Sequence[Passage], weights: TermWeights, embed: Embed, tuning: CitationTuning) -> None:
         self.weights = weights
         self.embed = embed
-        self.min_support = min_support
+        self.tuning = tuning
         self.count = len(sources)
         self.sentences = [
             SourceSentence(n, p, p.start + s, p.start + e, p.text[s:e], frozenset(content_terms(p.text[s:e])), numbers_in(p.text[s:e]))
@@ -132,16 +126,17 @@ class Attributor:
         found = []
         for sentence, cosine in zip(self.sentences, cosines):
             covered = frozenset(terms & sentence.terms)
-            support = LEXICAL_WEIGHT * sum(idf[t] for t in covered) / total + (1 - LEXICAL_WEIGHT) * max(float(cosine), 0.0)
+            lexical = self.tuning.lexical_weight
+            support = lexical * sum(idf[t] for t in covered) / total + (1 - lexical) * max(float(cosine), 0.0)
             if numbers - sentence.numbers:
-                support -= MISSING_NUMBER_PENALTY
+                support -= self.tuning.missing_number_penalty
             found.append(Match(sentence, support, covered))
         found.sort(key=lambda m: -m.support)
         return found
 
     def attribute(self, generated: str, claimed: Sequence[int]) -> tuple[list[Match], list[str]]:
         """(source sentences to cite, problems with the model's own markers)."""
-        ranked = [m for m in self.matches(generated) if m.support >= self.min_support]
+        ranked = [m for m in self.matches(generated) if m.support >= self.tuning.min_support]
         problems = []
         kept: list[Match] = []
         for n in dict.fromkeys(claimed):
@@ -161,7 +156,7 @@ class Attributor:
             covered = set(chosen[0].covered)
             for m in ranked:
                 gain = sum(idf[t] for t in m.covered - covered) / total
-                if m.sentence is not chosen[0].sentence and gain >= SECOND_CITATION_GAIN:
+                if m.sentence is not chosen[0].sentence and gain >= self.tuning.second_citation_gain:
                     chosen.append(m)
                     break
         return chosen, problems

@@ -21,7 +21,6 @@ SPEAKS = re.compile(
 )
 QUOTATION = re.compile(r"[\"“«][^\"“”«»]*?\S+\s+\S+\s+\S+[^\"“”«»]*[\"”»]")  # three words or more
 SPOKEN = re.compile(rf"\b{SPOKE}\b")
-QUOTED_MAX = 10  # sentences in a listing
 
 
 def speaks(sentence: str) -> bool:

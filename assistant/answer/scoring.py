@@ -3,7 +3,7 @@ question's content words it holds (history words count less) and the cosine simi
 the question's (catches "photographed" vs "images"). Small bonuses go to higher-ranked passages and to
 sentences holding the kind of thing asked for (a date for "when", a number for "how many", a name for
 "which"/"who", a definition for "Who is X?"). When no sentence gives enough support the answer abstains
-(`Abstention`)."""
+(`min_support`). The weights and bonuses are `AnswerTuning`'s and the bars `AbstentionTuning`'s."""
 
 from __future__ import annotations
 
@@ -16,12 +16,11 @@ from functools import lru_cache
 
 from assistant.answer.sentences import Sentence, states_a_date
 from assistant.core.text import content_terms, stem
+from assistant.core.tuning import AbstentionTuning, AnswerTuning
 from assistant.index.vectors import Embed
 from assistant.question.focus import asked_focus
 from assistant.question.forms import ACRONYM_ASKED, COUNTED, DEFINITION_ASKED, asked_kind, asked_name, asked_terms
 
-LEXICAL_WEIGHT = 0.55
-SEMANTIC_CANDIDATES = 12  # sentences re-scored with embeddings, chosen by word overlap first
 # A figure, in digits or in words ("three Russian ships", "hundreds of thousands of shells").
 FIGURE = (
     r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
@@ -35,18 +34,17 @@ DATED = re.compile(
     r"|\b(?:1[89]|20)\d\d\b"
 )
 # Verbs a text says otherwise ("give" is "has provided", "take" is "captured"): a sentence's score
-# weighs them at most this much, though the passages must still hold them to lower the bar for answering.
+# weighs them at most AnswerTuning.light_idf, though the passages must still hold them to lower the bar for
+# answering.
 # "gave", "took" read as these; "call" is "stated ... is"; "go" is "transiting to", "the end point of the route";
 # "What happened in September?" asks for September's events, not for a sentence that says "happening"; "Which
 # ships were involved?" for the ships, not for "known for its involvement".
 LIGHT_VERBS = frozenset(content_terms("give given get make take put keep send bring call go happen occur involve"))
-LIGHT_IDF = 0.5
 NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'ʼ-]+")
 ROLES = (
     "spokesperson|spokesman|spokeswoman|minister|president|director|head|chief|leader|ambassador|secretary|"
     "analyst|officer|general|commander|chairman|chairwoman|founder|prosecutor|envoy|diplomat|adviser|advisor"
 )
-DEFINES = 0.15  # the bonus for a sentence that defines the name asked about; it counts as support too
 
 
 @dataclass(frozen=True)
@@ -69,33 +67,34 @@ class TermWeights:
         return math.log(1 + (self.n - df + 0.5) / (df + 0.5))
 
 
-def answer_type_bonus(question: str, sentence: str, defines: bool | None = None) -> float:
+def answer_type_bonus(question: str, sentence: str, tuning: AnswerTuning, defines: bool | None = None) -> float:
     """Reward the kind of thing asked for; penalise its absence where the kind is unmistakable. `defines`:
     whether the sentence defines the name asked about, when the caller has already found out."""
     q = question.lower()
     if q.startswith("when") or re.search(r"\b(what|which) (date|day|month|year)\b", q):
-        return 0.08 if states_a_date(sentence) else -0.1
+        return tuning.type_bonus if states_a_date(sentence) else -tuning.type_penalty
     if re.search(r"\bhow (many|much|far|long|old)\b|\bwhat (number|percentage|share)\b", q):
         figures = DATED.sub(" ", sentence)
         if not NUMBER.search(figures):
-            return -0.1
+            return -tuning.type_penalty
         counted = COUNTED.search(question)
         if counted is None:
-            return 0.08
+            return tuning.type_bonus
         # "three Russian ships ... loading containers" holds a figure, but not one of containers.
         word = counted.group(1).lower()
         prefix = os.path.commonprefix([word, stem(word)])
-        return 0.08 if re.search(rf"(?i:(?:{FIGURE})[\w,.]*\s+(?:[\w'ʼ-]+\s+){{0,2}}?{prefix})", figures) else 0.02
+        counts = re.search(rf"(?i:(?:{FIGURE})[\w,.]*\s+(?:[\w'ʼ-]+\s+){{0,2}}?{prefix})", figures)
+        return tuning.type_bonus if counts else tuning.other_count_bonus
     if defines is None:
         defines = defines_asked_name(question, sentence)
     if defines:
-        return DEFINES  # outranks a shorter sentence that merely mentions the name
+        return tuning.defines_bonus  # outranks a shorter sentence that merely mentions the name
     named = asked_focus(question)
     if named and named.search(sentence):
-        return 0.08
+        return tuning.type_bonus
     if re.match(r"(who|which|what|where)\b", q):
         asked = {w.lower() for w in re.findall(r"\w+", question)}
-        return 0.04 if any(m.group(0).lower() not in asked for m in NAME.finditer(sentence)) else 0.0
+        return tuning.name_bonus if any(m.group(0).lower() not in asked for m in NAME.finditer(sentence)) else 0.0
     return 0.0
 
 
@@ -148,28 +147,28 @@ def light_terms(question: str, weights: TermWeights) -> frozenset[str]:
 
 
 def coverage_of(
-    terms: set[str], weights: TermWeights, light: frozenset[str] = frozenset()
+    terms: set[str], weights: TermWeights, light_idf: float, light: frozenset[str] = frozenset()
 ) -> Callable[[frozenset[str]], float]:
-    """IDF-weighted share of `terms` that a sentence holds; `light` terms weigh little, and no more than the
-    question's lightest other word ("Who took the photos?" is about photos, however common)."""
+    """IDF-weighted share of `terms` that a sentence holds; `light` terms weigh at most `light_idf`, and no more
+    than the question's lightest other word ("Who took the photos?" is about photos, however common)."""
     idf = {t: weights.idf(t) for t in terms}
-    cap = min([LIGHT_IDF, *(v for t, v in idf.items() if t not in light)])
+    cap = min([light_idf, *(v for t, v in idf.items() if t not in light)])
     idf = {t: min(v, cap) if t in light else v for t, v in idf.items()}
     total = sum(idf.values())
     return lambda found: sum(idf[t] for t in found & idf.keys()) / total if total else 0.0
 
 
 def score_sentences(
-    question: str, context: str, sentences: Sequence[Sentence], weights: TermWeights, embed: Embed
+    question: str, context: str, sentences: Sequence[Sentence], weights: TermWeights, embed: Embed, tuning: AnswerTuning
 ) -> list[Scored]:
     question_terms = asked_terms(question)
     history_terms = set(content_terms(context)) - question_terms
     if not (question_terms or history_terms) or not sentences:
         return []
-    of_question = coverage_of(question_terms, weights, light_terms(question, weights))
-    of_history = coverage_of(history_terms, weights)
+    of_question = coverage_of(question_terms, weights, tuning.light_idf, light_terms(question, weights))
+    of_history = coverage_of(history_terms, weights, tuning.light_idf)
     # The question's own words lead; the history only says what "they" or "it" refer to.
-    history_share = 0.0 if not history_terms else (0.3 if question_terms else 1.0)
+    history_share = 0.0 if not history_terms else (tuning.history_weight if question_terms else 1.0)
     lexical: list[tuple[float, Sentence, float]] = []
     for sentence in sentences:
         about = sentence.about
@@ -177,12 +176,14 @@ def score_sentences(
         coverage = (1 - history_share) * own + history_share * of_history(about)
         lexical.append((coverage, sentence, own))
     lexical.sort(key=lambda item: (-item[0], item[1].rank, item[1].start))
-    candidates = lexical[:SEMANTIC_CANDIDATES]
+    candidates = lexical[: tuning.semantic_candidates]
     # Also give each of the top passages' sentences a chance when their words differ from the question's, and
     # a sentence that defines the name asked about wherever it is ("alternating current (AC)" for "What does AC
     # stand for?", among many that only use "AC").
     candidates += [
-        item for item in lexical[SEMANTIC_CANDIDATES:] if item[1].rank < 2 or defines_asked_name(question, item[1].text)
+        item
+        for item in lexical[tuning.semantic_candidates :]
+        if item[1].rank < 2 or defines_asked_name(question, item[1].text)
     ]
     # A follow-up is compared both alone and with its history; the closer of the two counts.
     queries = [question] + ([f"{context} {question}"] if context else [])
@@ -190,29 +191,23 @@ def score_sentences(
     cosines = (vectors[len(queries) :] @ vectors[: len(queries)].T).max(axis=1)
     scored = []
     for (coverage, sentence, own), cosine in zip(candidates, cosines):
-        semantic = (1 - LEXICAL_WEIGHT) * max(float(cosine), 0.0)
+        semantic = (1 - tuning.lexical_weight) * max(float(cosine), 0.0)
         defines = defines_asked_name(question, sentence.text)
-        bonus = answer_type_bonus(question, sentence.text, defines) + 0.03 / (1 + sentence.rank)
+        bonus = answer_type_bonus(question, sentence.text, tuning, defines) + tuning.rank_bonus / (1 + sentence.rank)
         matched = sentence.about & (question_terms | history_terms)
         # Ranking uses the history; support does not hold it against a follow-up that answers its own words.
-        support = LEXICAL_WEIGHT * max(coverage, own) + semantic + min(bonus, 0.0)
+        support = tuning.lexical_weight * max(coverage, own) + semantic + min(bonus, 0.0)
         if defines:
-            support += DEFINES  # "Who is X?" is answered by "X, the ...", whatever else the sentence says
-        scored.append(Scored(sentence, LEXICAL_WEIGHT * coverage + semantic + bonus, support, matched))
+            support += tuning.defines_bonus  # "Who is X?" is answered by "X, the ...", whatever else the sentence says
+        scored.append(Scored(sentence, tuning.lexical_weight * coverage + semantic + bonus, support, matched))
     scored.sort(key=lambda s: (-s.score, s.sentence.rank, s.sentence.start))
     return scored
 
 
-@dataclass(frozen=True)
-class Abstention:
-    """Answer when the best sentence's support reaches `support`; or `covered_support` when the retrieved
-    passages together hold `coverage` of the question's words (IDF-weighted), as a question that spans
-    several articles is answered across passages and no one sentence matches all of it."""
-
-    support: float
-    covered_support: float
-    coverage: float
-
-    def min_support(self, question: str, passage_terms: frozenset[str], weights: TermWeights) -> float:
-        covered = coverage_of(asked_terms(question), weights, light_terms(question, weights))(passage_terms)
-        return self.covered_support if covered >= self.coverage else self.support
+def min_support(
+    question: str, passage_terms: frozenset[str], weights: TermWeights, abstention: AbstentionTuning, light_idf: float
+) -> float:
+    """The support the best sentence needs (`AbstentionTuning`): the lower bar when the passages' words hold
+    `coverage` of the question's."""
+    covered = coverage_of(asked_terms(question), weights, light_idf, light_terms(question, weights))(passage_terms)
+    return abstention.covered_support if covered >= abstention.coverage else abstention.support

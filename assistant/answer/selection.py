@@ -14,6 +14,7 @@ from assistant.answer.base import Scope
 from assistant.answer.scoring import LIGHT_VERBS, Scored, any_case, expansion_of_asked_acronym
 from assistant.answer.sentences import PRONOUN_FIRST, Sentence, adjacent, split_sentences, states_a_date, whole_quote
 from assistant.core.text import content_terms
+from assistant.core.tuning import AnswerTuning
 from assistant.index.vectors import Embed
 from assistant.question.focus import asked_focus
 from assistant.question.followup import ANAPHORA
@@ -27,13 +28,6 @@ from assistant.question.forms import (
     asks_when_of,
 )
 
-MAX_SENTENCES = 3
-MORE_SENTENCES = 2  # "Tell me more" goes on with this many sentences of the text around the last answer
-CLOSE_TO_BEST = 0.85  # another sentence joins the best when it scores this share of it
-# ... or this share when it is the chosen one's neighbour: "in the ship's documents ... the DPRK is not mentioned.
-# At the same time, the destination is often indicated as Streletskaya Bay"
-NEXT_TO_CHOSEN = 0.7
-TOPIC_COSINE = 0.2  # "the images" and "... includes photos": 0.35; "the satellite photos" and Peskov on talks: 0.15
 # What a sentence says an event was for: "the talks aimed to foster", "a meeting to strengthen" (not "to North Korea").
 PURPOSE = re.compile(
     r"\b(?i:about|discuss\w*|aim\w*|purpose\w*|goals?|agenda|focus\w*|topics?)\b|\b(?i:to)\s+(?!the\b|a\b|an\b)[a-z]+\b"
@@ -79,9 +73,12 @@ def asked_speaker(question: str) -> Speaker | None:
     return Speaker(re.compile(rf"\b{name}\b"), said, frozenset(content_terms(asked)))
 
 
-def choose(scored: Sequence[Scored], min_support: float, each_document: bool = False) -> list[Scored]:
-    """1-3 sentences: the best, then others close to it that add a new matched word or document; with
-    `each_document`, the best supported sentence of every other document too, however far behind."""
+def choose(
+    scored: Sequence[Scored], min_support: float, tuning: AnswerTuning, each_document: bool = False
+) -> list[Scored]:
+    """1-3 sentences: the best, then others close to it (`close_to_best`, `next_to_chosen`) that add a new matched
+    word or document; with `each_document`, the best supported sentence of every other document too, however
+    far behind."""
     if not scored or scored[0].support < min_support:
         return []
     best = scored[0]
@@ -89,10 +86,11 @@ def choose(scored: Sequence[Scored], min_support: float, each_document: bool = F
     covered = set(best.matched)
     docs = {best.sentence.passage.doc_id}
     for candidate in scored[1:]:
-        if len(chosen) == MAX_SENTENCES:
+        if len(chosen) == tuning.max_sentences:
             break
         new_doc = candidate.sentence.passage.doc_id not in docs
-        close = NEXT_TO_CHOSEN if any(adjacent(candidate.sentence, c.sentence) for c in chosen) else CLOSE_TO_BEST
+        neighbour = any(adjacent(candidate.sentence, c.sentence) for c in chosen)
+        close = tuning.next_to_chosen if neighbour else tuning.close_to_best
         if candidate.score < close * best.score:
             if not each_document:
                 break  # the rest score lower still
@@ -107,11 +105,13 @@ def choose(scored: Sequence[Scored], min_support: float, each_document: bool = F
     return chosen
 
 
-def with_named_focus(question: str, picked: list[Scored], scored: Sequence[Scored], min_support: float) -> list[Scored]:
+def with_named_focus(
+    question: str, picked: list[Scored], scored: Sequence[Scored], min_support: float, max_sentences: int
+) -> list[Scored]:
     """An answer to "Which ships were photographed?" that names none ("photos of Russian ships") also gets the
     best supported sentence that does ("three Russian ships, the Maya, Angara and Maria"), however far behind."""
     named = asked_focus(question)
-    if not picked or named is None or len(picked) == MAX_SENTENCES:
+    if not picked or named is None or len(picked) == max_sentences:
         return picked
     if any(named.search(s.sentence.text) for s in picked):
         return picked
@@ -119,7 +119,9 @@ def with_named_focus(question: str, picked: list[Scored], scored: Sequence[Score
     return picked + [naming] if naming else picked
 
 
-def with_purpose(question: str, picked: list[Scored], sentences: Sequence[Sentence]) -> list[Scored]:
+def with_purpose(
+    question: str, picked: list[Scored], sentences: Sequence[Sentence], max_sentences: int
+) -> list[Scored]:
     """An answer to "What was the meeting about?" that only says the meeting took place ("Putin met with ...
     Choe Son-hui at the Kremlin") also gets the sentence right after it when that one says what it was for
     ("... the talks aimed to foster ...")."""
@@ -129,7 +131,7 @@ def with_purpose(question: str, picked: list[Scored], sentences: Sequence[Senten
     after = next((s for s in sentences if s.start > first.start and adjacent(first, s)), None)
     if after is None or not PURPOSE.search(after.text) or any(after.overlaps(x.sentence.span) for x in picked):
         return picked
-    return [picked[0], Scored(after, picked[0].score, picked[0].support, frozenset()), *picked[1:]][:MAX_SENTENCES]
+    return [picked[0], Scored(after, picked[0].score, picked[0].support, frozenset()), *picked[1:]][:max_sentences]
 
 
 def answering_kind(
@@ -161,9 +163,10 @@ def answering_kind(
     return scored
 
 
-def on_topic(question: str, scored: list[Scored], embed: Embed) -> list[Scored]:
+def on_topic(question: str, scored: list[Scored], embed: Embed, min_cosine: float) -> list[Scored]:
     """For "What did X say about Y?", the sentences that name X (or follow one that does) and hold a word of Y
-    or come close to it in meaning ("the images": "includes photos"); all of them for any other question."""
+    or come close to it in meaning, `min_cosine` ("the images": "includes photos"); all of them for any other
+    question."""
     asked = TOPIC_ASKED.match(question)
     if not asked or not scored:
         return scored
@@ -174,7 +177,7 @@ def on_topic(question: str, scored: list[Scored], embed: Embed) -> list[Scored]:
     scored = [x for x in scored if who & (x.sentence.about | x.sentence.before)] or scored
     vectors = embed([asked["topic"]] + [x.sentence.text for x in scored])
     cosines = vectors[1:] @ vectors[0]
-    return [x for x, cosine in zip(scored, cosines) if topic & x.sentence.about or cosine >= TOPIC_COSINE]
+    return [x for x, cosine in zip(scored, cosines) if topic & x.sentence.about or cosine >= min_cosine]
 
 
 def antecedent_date(context: str, sentences: Sequence[Sentence]) -> Sentence | None:
@@ -193,16 +196,16 @@ def antecedent_date(context: str, sentences: Sequence[Sentence]) -> Sentence | N
     return None
 
 
-def continuation(scope: Scope, context: str, document_text: Callable[[str], str]) -> list[Scored]:
+def continuation(scope: Scope, context: str, document_text: Callable[[str], str], tuning: AnswerTuning) -> list[Scored]:
     """"Tell me more" when no new sentence reaches the bar: the unquoted rest of a paragraph the conversation
     quoted from ("Putin met with ... Choe Son-hui" before Peskov's words on "the talks"), else a sentence right
-    before or after a quoted one that names something the conversation was about; at most MORE_SENTENCES, in
+    before or after a quoted one that names something the conversation was about; at most `more_sentences`, in
     reading order."""
     earlier = set(content_terms(context))
     near: list[tuple[bool, int, Sentence]] = []
     for sentence in split_sentences(scope.around):
         document = document_text(sentence.passage.doc_id)
-        sentence = whole_quote(sentence, document)
+        sentence = whole_quote(sentence, document, tuning.quote_sentences)
         if any(sentence.overlaps(span) for span in scope.exclude):
             continue
         for doc_id, start, end in scope.exclude:
@@ -213,6 +216,6 @@ def continuation(scope: Scope, context: str, document_text: Callable[[str], str]
                 near.append(("\n" in gap, len(gap), sentence))
     chosen: list[Sentence] = []
     for _, _, sentence in sorted(near, key=lambda item: item[:2]):
-        if len(chosen) < MORE_SENTENCES and not any(sentence.overlaps(c.span) for c in chosen):
+        if len(chosen) < tuning.more_sentences and not any(sentence.overlaps(c.span) for c in chosen):
             chosen.append(sentence)
     return [Scored(s, 0.0, 0.0, frozenset()) for s in sorted(chosen, key=lambda s: s.start)]

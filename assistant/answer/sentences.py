@@ -20,7 +20,6 @@ BULLET = re.compile(r"^(?:[•▪◦‣●○■□►*·]|[-–—](?=\s))\s*")
 # A sentence that opens with a pronoun, which stands for a name in the sentence before.
 PRONOUN_FIRST = re.compile(r"(?:He|She|They|His|Her|Their)\b")
 QUOTE_MARKS = '"“”«»'
-QUOTE_SENTENCES = 4  # a quotation is sought at most this many sentences away
 DATE = re.compile(
     r"\b(\d{4}|January|February|March|April|May|June|July|August|September|October|November|December|"
     r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|today|last (week|month|year))\b",
@@ -123,10 +122,10 @@ def quote_marks(text: str) -> int:
     return sum(text.count(mark) for mark in QUOTE_MARKS)
 
 
-def whole_quote(sentence: Sentence, document: str) -> Sentence:
-    """The sentence with the rest of the quotation it opens or closes, within its paragraph of `document` (which
-    may begin in the chunk before): the end of '"Russia's use ... resolutions. It undermines ... This and other
-    evidence ...," said the UN diplomat.'"""
+def whole_quote(sentence: Sentence, document: str, reach: int) -> Sentence:
+    """The sentence with the rest of the quotation it opens or closes, at most `reach` sentences away within its
+    paragraph of `document` (which may begin in the chunk before): the end of '"Russia's use ... resolutions. It
+    undermines ... This and other evidence ...," said the UN diplomat.'"""
     if quote_marks(sentence.text) % 2 == 0:
         return sentence
     top = document.rfind("\n", 0, sentence.start) + 1
@@ -138,9 +137,9 @@ def whole_quote(sentence: Sentence, document: str) -> Sentence:
     here = spans.index((sentence.start, sentence.end))
     # An odd count of marks before it: the quotation opened in a sentence before; else it closes in one after.
     if quote_marks(document[top : sentence.start]) % 2:
-        others = spans[max(here - QUOTE_SENTENCES, 0) : here][::-1]
+        others = spans[max(here - reach, 0) : here][::-1]
     else:
-        others = spans[here + 1 : here + 1 + QUOTE_SENTENCES]
+        others = spans[here + 1 : here + 1 + reach]
     for start, end in others:
         if quote_marks(document[start:end]) % 2:
             start, end = min(start, sentence.start), max(end, sentence.end)

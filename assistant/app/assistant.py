@@ -15,7 +15,7 @@ from assistant.answer.base import Answerer, Scope
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.answer.llm.answerer import LLMAnswerer, available_modes, load_answerer, resolve_mode
 from assistant.answer.llm.grounded import GroundedLLM
-from assistant.answer.scoring import Abstention, TermWeights
+from assistant.answer.scoring import TermWeights
 from assistant.app.chat import Chat
 from assistant.core.config import Settings, load_settings
 from assistant.core.errors import AssistantError, IndexStateError, QuestionError
@@ -26,15 +26,11 @@ from assistant.index.keyword import load_term_stats
 from assistant.index.store import IndexDir
 from assistant.index.vectors import EmbeddingCache, SentenceVectors
 from assistant.question.named_article import label_terms
-from assistant.question.overview import MAX_DOCUMENTS as OVERVIEW_DOCUMENTS
 from assistant.question.question import checked
 from assistant.question.reader import Reader
 from assistant.question.router import Router
 from assistant.question.spelling import Speller, first_written
 from assistant.retrieve.hybrid import HybridRetriever
-
-# Calibrated on eval/calibration.jsonl and MultiHop-RAG dev (README, "Abstention").
-ABSTENTION = Abstention(support=0.46, covered_support=0.34, coverage=0.7)
 
 
 class Assistant:
@@ -65,7 +61,7 @@ class Assistant:
         try:
             # One cache for questions and sentences: the retriever's question vector is re-used when answering.
             self.embed = EmbeddingCache(self._embed, SentenceVectors.load(self.index.path))
-            self.retriever = HybridRetriever(self.index, self.embed)
+            self.retriever = HybridRetriever(self.index, self.embed, self.settings.retrieval)
             docstore = self.index.docstore()
             self.documents = {doc_id: doc for doc_id, doc in docstore.docs.items()}
             # What a question may call an article by: "the UK article", "the TechCrunch story".
@@ -80,10 +76,12 @@ class Assistant:
                 f"the index at {self.index.path} is corrupt ({type(exc).__name__}); run `assistant ingest --rebuild`"
             ) from None
         df, n_chunks = load_term_stats(self.index)
-        self.extractive = ExtractiveAnswerer(TermWeights(df, n_chunks), self.embed, ABSTENTION, self.document_text)
+        self.extractive = ExtractiveAnswerer(
+            TermWeights(df, n_chunks), self.embed, self.settings.answer, self.settings.abstention, self.document_text
+        )
         written = partial(first_written, texts=[doc.text for doc in self.documents.values()])
-        self.reader = Reader(Speller(df, written), labels, self.settings.history_tokens)
-        self.router = Router(self.retriever, OVERVIEW_DOCUMENTS)
+        self.reader = Reader(Speller(df, written, self.settings.question), labels, self.settings.history_tokens)
+        self.router = Router(self.retriever, self.settings.question.overview_documents)
         self.answerer(self.mode)  # a missing model or bad prompt fails at open, not at the first question
 
     def answerer(self, mode: str | None = None) -> LLMAnswerer | None:

@@ -1,4 +1,6 @@
-"""Settings: one typed object read from defaults < ASSISTANT_* env < assistant.toml < CLI flags."""
+"""Settings: one typed object read from defaults < ASSISTANT_* env < assistant.toml < CLI flags. The tuned values
+of each stage are groups of their own (core/tuning.py): `[answer]` in the TOML file, ASSISTANT_ANSWER__* in the
+environment."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from pydantic_settings import (
 )
 
 from assistant.core.errors import ConfigError
+from assistant.core.tuning import AbstentionTuning, AnswerTuning, CitationTuning, QuestionTuning, RetrievalTuning
 
 CONFIG_FILE_ENV = "ASSISTANT_CONFIG"
 DEFAULT_CONFIG_FILE = "assistant.toml"
@@ -28,7 +31,9 @@ def config_file() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="forbid", validate_default=True)
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
 
     corpus_dir: Path = Field(Path("corpus"), description="Folder of documents to index.")
     index_dir: Path = Field(Path("index"), description="Folder holding the persisted index.")
@@ -62,6 +67,12 @@ class Settings(BaseSettings):
 
     lock_timeout: float = Field(600.0, ge=0, description="Seconds to wait for another ingest to finish.")
 
+    retrieval: RetrievalTuning = Field(default_factory=RetrievalTuning, description="Candidates for the reranker.")
+    question: QuestionTuning = Field(default_factory=QuestionTuning, description="Spelling, overviews.")
+    answer: AnswerTuning = Field(default_factory=AnswerTuning, description="Extractive scoring and selection.")
+    abstention: AbstentionTuning = Field(default_factory=AbstentionTuning, description="When not to answer.")
+    citation: CitationTuning = Field(default_factory=CitationTuning, description="Checking an LLM's citations.")
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -83,8 +94,9 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "settings"
+        env = "ASSISTANT_" + "__".join(str(part) for part in first["loc"]).upper()
         raise ConfigError(
-            f"invalid setting {field!r}: {first['msg']} (check ASSISTANT_{field.upper()}, {config_file()} or the flag)"
+            f"invalid setting {field!r}: {first['msg']} (check {env}, {config_file()} or the flag)"
         ) from None
     except Exception as exc:  # a malformed TOML file
         raise ConfigError(f"cannot read {config_file()}: {exc}; fix or remove the file") from None

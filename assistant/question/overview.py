@@ -14,7 +14,6 @@ from assistant.question.articles import OTHER
 from assistant.question.followup import Followed
 from assistant.question.named_article import label_terms
 
-MAX_DOCUMENTS = 5
 # Naming the corpus or asking for a summary; "What is the article about?" names nothing else.
 ASKS = re.compile(
     r"\b(?:summar(?:y|ies|i[sz]e[sd]?)|overview|gist|tl;?dr|main points|key points|"

@@ -31,7 +31,9 @@ class Reader:
         """Names spelt as the corpus spells them, an indirect question made direct."""
         return direct(self.speller.correct(text))
 
-    def question(self, asked: str, history: list[str], previous: Answer | None, resolve: Resolve | None = None) -> Question:
+    def question(
+        self, asked: str, history: list[str], previous: Answer | None, resolve: Resolve | None = None
+    ) -> Question:
         """`asked` after the `history` of earlier questions and the `previous` answer; `resolve` makes a follow-up
         standalone (default: it carries the history along)."""
         read = self.read(asked)

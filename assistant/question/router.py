@@ -41,6 +41,11 @@ class Route:
     path: AnswerPath
 
 
+def by_form(reads: Callable[[str], object]) -> Callable[[str, str], bool]:
+    """A test of the question's own words, whatever its context."""
+    return lambda question, _: bool(reads(question))
+
+
 def nothing_asked(question: str, context: str) -> bool:
     """Nothing to look for: "When did that happen?" outside a conversation; "Why?", "How so?" in one, where the
     sentence the history points to rarely gives the reason."""
@@ -48,9 +53,9 @@ def nothing_asked(question: str, context: str) -> bool:
 
 
 ROUTES = (
-    Route(Intent.OVERVIEW, lambda question, _: asks_overview(question), Retrieval.OPENINGS, AnswerPath.OPENINGS),
-    Route(Intent.ARTICLE_LINE, lambda question, _: line_asked_for(question) is not None, Retrieval.PASSAGES, AnswerPath.ARTICLE_LINE),
-    Route(Intent.WHO_IS_QUOTED, lambda question, _: asks_who_is_quoted(question), Retrieval.PASSAGES, AnswerPath.QUOTATIONS),
+    Route(Intent.OVERVIEW, by_form(asks_overview), Retrieval.OPENINGS, AnswerPath.OPENINGS),
+    Route(Intent.ARTICLE_LINE, by_form(line_asked_for), Retrieval.PASSAGES, AnswerPath.ARTICLE_LINE),
+    Route(Intent.WHO_IS_QUOTED, by_form(asks_who_is_quoted), Retrieval.PASSAGES, AnswerPath.QUOTATIONS),
     Route(Intent.NOTHING_ASKED, nothing_asked, Retrieval.PASSAGES, AnswerPath.ABSTAIN),
     Route(Intent.FACTS, lambda _, __: True, Retrieval.PASSAGES, AnswerPath.SENTENCES),
 )

@@ -15,26 +15,25 @@ from collections.abc import Callable, Iterable, Sequence
 from lemminflect import getAllLemmas
 
 from assistant.core.text import STOPWORDS, stem
+from assistant.core.tuning import QuestionTuning
 
-MIN_LENGTH = 7  # shorter words have too many near neighbours ("champs", "Champa") to correct safely
-CUTOFF = 0.85  # difflib similarity: about one edit in seven letters
 WORD = re.compile(r"\b[^\W\d_]+")
 # A suffix that makes a noun of what it is about, and that the stemmer keeps ("relationship", "partnerships");
 # it strips "-ment" and "-ation" itself. Plural first.
 DERIVATIONAL = ("ships", "ship")
-MIN_BASE = 5  # "relation" from "relationship", "owner" from "ownership"; not "hard" from "hardship"
 POSSESSIVE = re.compile(r"['ʼ’].*$")  # the corpus's "Pyongyangʼs" is the question's "Pyongyang"
 
 
 class Speller:
     """Corrects question words against the index's vocabulary (stems); `surface` finds how a stem is
-    written in the documents."""
+    written in the documents; `tuning` holds the spelling_* and derived_min_base values."""
 
-    def __init__(self, vocabulary: Iterable[str], surface: Callable[[str], str | None]) -> None:
+    def __init__(self, vocabulary: Iterable[str], surface: Callable[[str], str | None], tuning: QuestionTuning) -> None:
         self.known = set(vocabulary)
+        self.tuning = tuning
         self.by_initial: dict[str, list[str]] = {}
         for term in self.known:
-            if len(term) >= MIN_LENGTH - 1:
+            if len(term) >= tuning.spelling_min_length - 1:
                 self.by_initial.setdefault(term[0], []).append(term)
         self.surface = surface
 
@@ -43,13 +42,13 @@ class Speller:
 
     def _word(self, word: str) -> str:
         term = stem(word.lower())
-        if len(word) < MIN_LENGTH or term in self.known or word.lower() in STOPWORDS:
+        if len(word) < self.tuning.spelling_min_length or term in self.known or word.lower() in STOPWORDS:
             return word
         name = word[0].isupper()
         if not name and getAllLemmas(word):
             return self._derived_from(word.lower()) or word  # an English word the corpus does not use
         near = [t for t in self.by_initial.get(term[0], []) if abs(len(t) - len(term)) <= 2]
-        matches = difflib.get_close_matches(term, near, n=2, cutoff=CUTOFF)
+        matches = difflib.get_close_matches(term, near, n=2, cutoff=self.tuning.spelling_cutoff)
         if len(matches) != 1 or POSSESSIVE.sub("", matches[0]) == term:
             return word  # none, no single clear one, or the same word (not a misspelling)
         written = self.surface(matches[0])
@@ -61,7 +60,7 @@ class Speller:
         corpus has no such word."""
         for suffix in DERIVATIONAL:
             base = word.removesuffix(suffix)
-            if base != word and len(base) >= MIN_BASE and (term := stem(base)) in self.known:
+            if base != word and len(base) >= self.tuning.derived_min_base and (term := stem(base)) in self.known:
                 return self.surface(term)
         return None
 

@@ -6,8 +6,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-RRF_K = 60  # the usual constant of reciprocal-rank fusion
-
 
 def rank_of(scores: np.ndarray) -> np.ndarray:
     """Each chunk's rank under `scores`: 0 for the best (ties in chunk order)."""
@@ -16,11 +14,12 @@ def rank_of(scores: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def rrf(rankings: Sequence[np.ndarray], mask: np.ndarray | None = None) -> np.ndarray:
-    """Reciprocal-rank fusion of score arrays. With `mask`, only those chunks are ranked; the others score -inf."""
+def rrf(rankings: Sequence[np.ndarray], k: int, mask: np.ndarray | None = None) -> np.ndarray:
+    """Reciprocal-rank fusion of score arrays: a chunk at rank r (from 0) adds 1 / (k + r) for each. With `mask`,
+    only those chunks are ranked; the others score -inf."""
     total = np.zeros(len(rankings[0]))
     for scores in rankings:
-        total += 1.0 / (RRF_K + rank_of(scores if mask is None else np.where(mask, scores, -np.inf)))
+        total += 1.0 / (k + rank_of(scores if mask is None else np.where(mask, scores, -np.inf)))
     return total if mask is None else np.where(mask, total, -np.inf)
 
 

@@ -19,18 +19,14 @@ import numpy as np
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 from assistant.core.errors import IndexStateError
+from assistant.core.tuning import RetrievalTuning
 from assistant.core.types import Passage
 from assistant.index.keyword import chunk_sentences, load_keyword_index, load_sentence_index
 from assistant.index.store import IndexDir
 from assistant.index.vectors import Embed, SentenceVectors
-from assistant.retrieve.fusion import RRF_K, rank_of, rrf, top
-from assistant.retrieve.rerank import FEATURES, Reranker
+from assistant.retrieve.fusion import rank_of, rrf, top
+from assistant.retrieve.rerank import FEATURES, MAX_CHUNK_INDEX, NO_TARGET_RANK, Reranker
 from assistant.retrieve.targets import OutletMatcher, Target, clause_targets, question_clauses
-
-CANDIDATES = 40  # chunks taken from the question's fused ranking and from each target's
-CLAUSE_CANDIDATES = 20  # chunks taken for each clause, and for the clauses within each named outlet
-NO_TARGET_RANK = 60  # the target rank of a chunk no target ranked
-MAX_CHUNK_INDEX = 10
 
 
 def doc_id_of(node: Any) -> str:
@@ -81,8 +77,11 @@ class QuestionScores:
 class HybridRetriever:
     """`retrieve(query, k)`: ranked passages. Loads the keyword indexes and every vector once."""
 
-    def __init__(self, index: IndexDir, embed: Embed, reranker: Reranker | None = None) -> None:
+    def __init__(
+        self, index: IndexDir, embed: Embed, tuning: RetrievalTuning, reranker: Reranker | None = None
+    ) -> None:
         self.embed = embed
+        self.tuning = tuning
         self.reranker = reranker or Reranker.load()
         keyword = load_keyword_index(index)
         self.bm25: bm25s.BM25 = keyword.bm25
@@ -200,28 +199,29 @@ class HybridRetriever:
         (BM25 of the chunk and of its best sentence)."""
         rankings = []
         for named in self.outlets.targets(question):
-            for target in clause_targets(named):
+            for target in clause_targets(named, self.tuning.clause_terms):
                 own: list[np.ndarray] = []
                 tokens = self.tokens(target.text) if target.text != question else []
                 if tokens:
                     own = [self.bm25.get_scores(tokens), self.best_sentence(self.sentence_keyword(tokens))]
-                rankings.append((target, rrf(scores.rankings() + own, self.outlet_mask(target))))
+                rankings.append((target, rrf(scores.rankings() + own, self.tuning.rrf_k, self.outlet_mask(target))))
         return rankings
 
     # --- the two stages ---------------------------------------------------------------------
     def candidates(self, question: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Stage 1: the candidate chunks' positions, and their features (rows in `rerank.FEATURES` order)."""
-        scores = self.question_scores(question, question_clauses(question))
-        fused = rrf(scores.rankings())
+        scores = self.question_scores(question, question_clauses(question, self.tuning.question_clause_terms))
+        fused = rrf(scores.rankings(), self.tuning.rrf_k)
         targets = self.target_rankings(question, scores)
         outlets = {target.sources: self.source_mask(target.sources) for target, _ in targets}
-        chosen = dict.fromkeys(top(fused, max(CANDIDATES, k)))
+        candidates, per_clause = self.tuning.candidates, self.tuning.clause_candidates
+        chosen = dict.fromkeys(top(fused, max(candidates, k)))
         for _, ranking in targets:
-            chosen.update(dict.fromkeys(top(ranking, CANDIDATES)))
+            chosen.update(dict.fromkeys(top(ranking, candidates)))
         for clause in scores.clause:
-            chosen.update(dict.fromkeys(top(clause, CLAUSE_CANDIDATES)))
+            chosen.update(dict.fromkeys(top(clause, per_clause)))
         for mask in outlets.values():
-            chosen.update(dict.fromkeys(top(np.where(mask, scores.best_clause, -np.inf), CLAUSE_CANDIDATES)))
+            chosen.update(dict.fromkeys(top(np.where(mask, scores.best_clause, -np.inf), per_clause)))
         positions = np.fromiter(chosen, dtype=np.int64, count=len(chosen))
         return positions, self.features(positions, scores, fused, targets, outlets)
 
@@ -246,7 +246,7 @@ class HybridRetriever:
         dated = np.zeros(len(positions))
         for target, ranking in targets:
             ranks = rank_of(ranking)[positions]
-            ranked = np.isfinite(ranking[positions]) & (ranks < CANDIDATES)
+            ranked = np.isfinite(ranking[positions]) & (ranks < self.tuning.candidates)
             target_rank = np.where(ranked, np.minimum(target_rank, ranks), target_rank)
             if target.date:
                 dated[outlets[target.sources][positions]] = 1.0
@@ -255,7 +255,7 @@ class HybridRetriever:
             "bm25_sentence": relative(scores.bm25_sentence),
             "cosine": scores.cosine[positions],
             "cosine_sentence": scores.cosine_sentence[positions],
-            "rrf": fused[positions] * RRF_K,
+            "rrf": fused[positions] * self.tuning.rrf_k,
             "coverage": scores.coverage[positions],
             "clause": scores.best_clause[positions],
             "clause_bm25": scores.clause_bm25.max(axis=0)[positions],
@@ -282,7 +282,8 @@ class HybridRetriever:
         """The k chunks of one document that best match `query`, by stage 1's fusion within it (a question about
         "the UK article" is about nothing else)."""
         mask = np.array([doc == doc_id for doc in self.doc_ids])
-        fused = rrf(self.question_scores(query, question_clauses(query)).rankings(), mask)
+        clauses = question_clauses(query, self.tuning.question_clause_terms)
+        fused = rrf(self.question_scores(query, clauses).rankings(), self.tuning.rrf_k, mask)
         return [to_passage(self.nodes[i], fused[i]) for i in top(fused, min(k, int(mask.sum())))]
 
     def around(self, spans: Iterable[tuple[str, int, int]]) -> list[Passage]:

@@ -19,22 +19,24 @@ from assistant.core.errors import ConfigError
 
 MODEL_FILE = Path(__file__).resolve().parent / "reranker.json"
 
+NO_TARGET_RANK = 60  # `target_rank` of a chunk no named outlet ranked
+MAX_CHUNK_INDEX = 10  # `chunk_index` is capped here
 # What each candidate chunk is described by (retrieve/hybrid.py computes them, in this order).
 FEATURES = (
     "bm25",  # BM25 of the question over the chunk (header + passage), over the best chunk's
     "bm25_sentence",  # BM25 of the question over the chunk's best sentence, over the best sentence's
     "cosine",  # cosine of the question's vector and the chunk's
     "cosine_sentence",  # cosine of the question's vector and the chunk's best sentence's
-    "rrf",  # reciprocal-rank fusion of those four rankings (x RRF_K)
+    "rrf",  # reciprocal-rank fusion of those four rankings (x RetrievalTuning.rrf_k)
     "coverage",  # IDF-weighted share of the question's keywords the chunk holds
     "clause",  # best clause match: a sentence's BM25 (over the best) plus its cosine, best over the clauses
     "clause_bm25",  # the BM25 part alone, best over the clauses
     "clause_cosine",  # the cosine part alone, best over the clauses
     "clause_mean",  # the clause match averaged over the clauses (a chunk matching every clause is generic)
     "clause_rank",  # log(1 + rank) of the chunk among its outlet's (or all) chunks for its best clause
-    "target_rank",  # log(1 + rank) in the ranking of the outlet the question names for it; log(1 + 60) if none
+    "target_rank",  # log(1 + rank) in the ranking of the outlet the question names for it; log(1 + NO_TARGET_RANK) if none
     "dated_target",  # 1 when that named outlet comes with a date
-    "chunk_index",  # position of the chunk in its document (0 = first), capped at 10
+    "chunk_index",  # position of the chunk in its document (0 = first), capped at MAX_CHUNK_INDEX
 )
 
 

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 
 from assistant.core.text import content_terms
 
-CLAUSE_TERMS = 5  # an undated target's words split into clauses of at least this many content words
-QUESTION_CLAUSE_TERMS = 3  # a clause of the question matched on its own holds at least this many content words
 MONTHS = "January February March April May June July August September October November December".split()
 DATE = re.compile(
     r"\b(%s)\s+(\d{1,2}),?\s+(\d{4})\b|\b(\d{4})-(\d{2})-(\d{2})(?=\b|T)" % "|".join(MONTHS), re.IGNORECASE
@@ -105,12 +103,13 @@ class OutletMatcher:
         return extra
 
 
-def clause_targets(target: Target) -> list[Target]:
+def clause_targets(target: Target, min_terms: int) -> list[Target]:
     """An undated target whose words hold several clauses becomes one target per clause: an outlet named
-    once ("according to TechCrunch") often backs several facts from different articles."""
+    once ("according to TechCrunch") often backs several facts from different articles. A clause holds at least
+    `min_terms` content words."""
     if target.date:
         return [target]
-    parts = [part for part in CLAUSE.split(target.text) if part and len(content_terms(part)) >= CLAUSE_TERMS]
+    parts = [part for part in CLAUSE.split(target.text) if part and len(content_terms(part)) >= min_terms]
     return [Target(target.sources, target.date, part) for part in parts] if len(parts) >= 2 else [target]
 
 
@@ -122,8 +121,9 @@ def iso_date(match: re.Match[str]) -> str:
 
 
 
-def question_clauses(question: str) -> list[str]:
-    """The parts of the question with words enough to match a sentence on their own; else the question."""
-    parts = [part.strip() for part in CLAUSE.split(question) if part and len(content_terms(part)) >= QUESTION_CLAUSE_TERMS]
+def question_clauses(question: str, min_terms: int) -> list[str]:
+    """The parts of the question with words enough (`min_terms` content words) to match a sentence on their own;
+    else the question."""
+    parts = [part.strip() for part in CLAUSE.split(question) if part and len(content_terms(part)) >= min_terms]
     return parts or [question]
 

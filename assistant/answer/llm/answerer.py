@@ -336,7 +336,7 @@ class LLMAnswerer:
             ChatMessage(role=MessageRole.SYSTEM, content=self.system_prompt()),
             ChatMessage(role=MessageRole.USER, content=self.prompts.qa.format(sources=numbered, question=standalone)),
         ]
-        checker = CitationChecker(Attributor(sources, extractive.weights, extractive.embed), exempt=ABSTAIN_TEXT)
+        checker = CitationChecker(Attributor(sources, extractive.weights, extractive.embed, self.settings.citation), exempt=ABSTAIN_TEXT)
         started = time.perf_counter()
         first_token = None
         with self._calling():

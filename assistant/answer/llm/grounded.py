@@ -25,4 +25,5 @@ class GroundedLLM:
         return self.llm.mode
 
     def respond(self, question: Question, passages: list[Passage], scope: Scope) -> Iterator[str | Answer]:
-        return self.llm.stream(question.answered, question.standalone, question.context, passages, self.extractive, scope)
+        q = question
+        return self.llm.stream(q.answered, q.standalone, q.context, passages, self.extractive, scope)
