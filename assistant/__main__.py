@@ -1,3 +1,3 @@
-from assistant.app.cli import app
+from assistant.cli import app
 
 app(prog_name="assistant")

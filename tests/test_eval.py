@@ -9,8 +9,8 @@ import pytest
 from conftest import BRITAIN_DOC, UK_DOC
 from typer.testing import CliRunner
 
-from assistant.app.cli import app
 from assistant.app.evaluation import GoldItem, citation_problems, score
+from assistant.cli import app
 from assistant.core.types import Answer, Citation
 
 SUMMARY_KEYS = {

@@ -324,7 +324,7 @@ NO_NETWORK = textwrap.dedent(
     socket.create_connection = refuse
     socket.getaddrinfo = refuse
     sys.argv = ["assistant", *sys.argv[1:]]
-    from assistant.app.cli import app
+    from assistant.cli import app
     app(prog_name="assistant")
     """
 )
