@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from assistant.answer.sentences import Sentence, states_a_date
+from assistant.core.lexicon import words
 from assistant.core.text import content_terms, stem
 from assistant.core.tuning import AbstentionTuning, AnswerTuning
 from assistant.index.vectors import Embed
@@ -33,18 +34,11 @@ DATED = re.compile(
     r"|\b\d{1,2}\s+(?=January|February|March|April|May|June|July|August|September|October|November|December)"
     r"|\b(?:1[89]|20)\d\d\b"
 )
-# Verbs a text says otherwise ("give" is "has provided", "take" is "captured"): a sentence's score
-# weighs them at most AnswerTuning.light_idf, though the passages must still hold them to lower the bar for
-# answering.
-# "gave", "took" read as these; "call" is "stated ... is"; "go" is "transiting to", "the end point of the route";
-# "What happened in September?" asks for September's events, not for a sentence that says "happening"; "Which
-# ships were involved?" for the ships, not for "known for its involvement".
-LIGHT_VERBS = frozenset(content_terms("give given get make take put keep send bring call go happen occur involve"))
+# Verbs a text says otherwise ("give" is "has provided"): a sentence's score weighs them at most
+# AnswerTuning.light_idf, though the passages must still hold them to lower the bar for answering.
+LIGHT_VERBS = frozenset(content_terms(" ".join(words("en/light_verbs"))))
 NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'ʼ-]+")
-ROLES = (
-    "spokesperson|spokesman|spokeswoman|minister|president|director|head|chief|leader|ambassador|secretary|"
-    "analyst|officer|general|commander|chairman|chairwoman|founder|prosecutor|envoy|diplomat|adviser|advisor"
-)
+ROLES = "|".join(words("news/roles"))  # "Kremlin spokesperson Dmitry Peskov" defines Peskov
 
 
 @dataclass(frozen=True)

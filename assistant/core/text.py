@@ -8,21 +8,16 @@ from functools import lru_cache
 import Stemmer
 from lemminflect import getAllLemmas
 
+from assistant.core.lexicon import pairs, words
+
 # Two or more word characters, split at "ʼ" (U+02BC), which Unicode counts as a letter but texts use as an
 # apostrophe ("Russiaʼs" is "Russia" + "s").
 WORD_PATTERN = r"[^\Wʼ]{2,}"
 WORD = re.compile(WORD_PATTERN + r"|\d", re.UNICODE)
 # A sentence ends after . ! ? and any closing quotes/brackets, before white space; or at a line break.
 SENTENCE_END = re.compile(r"(?<=[.!?])(?:[\"'”’)\]]*)(?=\s)|(?=\n)")
-ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "jr", "sr", "vs", "u.s", "u.k", "no", "inc", "ltd", "co", "gen", "lt", "col", "sgt", "e.g", "i.e", "etc", "jan", "feb", "aug", "sept", "oct", "nov", "dec"}
-STOPWORDS = frozenset(
-    """a an and are as at be but by for if in into is it no not of on or such that the their then there these
-    they this to was will with which what who whom whose when where why how did does do done was were been being
-    has have had having can could would should may might must shall i you he she we me him her us them my your his
-    its our from than so about any all also after before over under up down out more most other some only own same
-    very just according article articles report reports reported said says say tell told both between among
-    while during according per via whether either neither one many much each every""".split()
-)
+ABBREVIATIONS = set(words("en/abbreviations"))
+STOPWORDS = frozenset(words("en/stopwords"))
 
 
 @lru_cache(maxsize=1)
@@ -31,10 +26,7 @@ def _stemmer() -> Stemmer.Stemmer:
 
 
 # Clipped words that texts use for the full ones ("photos" for "photographs"), counted as one term: stem -> stem.
-CLIPPINGS = {
-    "photograph": "photo", "telephon": "phone", "laboratori": "lab", "airplan": "plane", "aeroplan": "plane",
-    "influenza": "flu", "memorandum": "memo", "gymnasium": "gym",
-}
+CLIPPINGS = pairs("en/clippings")
 
 
 @lru_cache(maxsize=65536)
@@ -56,10 +48,7 @@ def base_form(word: str) -> str:
 
 # Phrasal verbs whose verb alone means something else ("attacks were carried out" carry nothing):
 # term -> particle.
-PHRASAL = {
-    "carri": "out", "point": "out", "rule": "out", "break": "out", "turn": "out",
-    "give": "up", "set": "up", "make": "up",
-}
+PHRASAL = pairs("en/phrasal")
 
 
 def content_terms(text: str) -> list[str]:

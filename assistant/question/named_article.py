@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from assistant.core.lexicon import words
 from assistant.core.text import content_terms
 
 ARTICLES = re.compile(r"\b(?:articles?|stor(?:y|ies)|pieces?)\b", re.I)
@@ -16,12 +17,7 @@ REFERENCE = re.compile(
     r"\b(?:the|this|that)\s+(?P<words>(?:(?!(?:the|this|that)\b)[\w'ʼ’.-]+\s+){1,4}?)(?:article|story|piece)\b", re.I
 )
 # Words that place an article rather than name it: "the later article", "the same source's article".
-PLACING = frozenset(
-    content_terms(
-        "first second third last later latest earlier earliest previous next former latter recent new newer old older "
-        "original source sources whole full main"
-    )
-)
+PLACING = frozenset(content_terms(" ".join(words("en/placing_words"))))
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from assistant.core.lexicon import words
 from assistant.core.text import content_terms, stem
 from assistant.core.types import Passage
 from assistant.question.articles import OTHER
@@ -21,13 +22,7 @@ ASKS = re.compile(
     re.IGNORECASE,
 )
 # Words of such a request that name no subject of their own.
-REQUEST_TERMS = frozenset(
-    stem(word)
-    for word in """summary summaries summarise summarize summarised summarized overview gist tldr tl dr main key
-    point points document documents corpus text texts story stories file files give brief briefly
-    short quick please cover covers covered topic topics discuss discusses describe describes explain explains
-    content contents these those here whole each all""".split()
-)
+REQUEST_TERMS = frozenset(stem(word) for word in words("en/request_words"))
 
 # "each article", "both", "the articles": a question about several documents, which no one title names.
 SEVERAL = re.compile(r"\b(?:each|every|both|all|articles|documents|stories|texts|reports|files)\b", re.IGNORECASE)
