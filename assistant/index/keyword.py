@@ -57,7 +57,7 @@ def build_keyword_index(index: IndexDir, embed: Embed) -> int:
     nodes = all_chunks(index)
     if not nodes:
         return 0
-    # Every chunk is scored (retrieve.py ranks them all); a top k above the chunk count only makes it log a warning.
+    # Every chunk is scored (retrieve/hybrid.py ranks them all); a top k above the chunk count only makes it log a warning.
     retriever = BM25Retriever.from_defaults(
         nodes=nodes, stemmer=Stemmer.Stemmer("english"), language="english", similarity_top_k=min(len(nodes), 10),
         token_pattern=TOKEN_PATTERN,

@@ -5,7 +5,7 @@
       chroma/         Chroma persistent collection (vectors + chunk text + metadata)
       docstore.json   llama-index docstore: each document's hash and verbatim text
       bm25/           keyword index over the same chunks (header + passage); bm25-sentences/ over their sentences
-      sentence_*.npy  a vector for every sentence of every chunk (assistant/vectors.py)
+      sentence_*.npy  a vector for every sentence of every chunk (vectors.py)
       terms.json      chunk frequency of every term (weights question words when answering)
       .lock           held while an ingest writes
 """
