@@ -1,12 +1,12 @@
 """corpus-assistant: cited answers from a folder of documents."""
 
-from assistant.offline import go_offline
+from assistant.core.offline import go_offline
 
 go_offline()  # before any library below can reach for the network
 
-from assistant.api import Assistant  # noqa: E402
-from assistant.chat import Chat  # noqa: E402
-from assistant.errors import (  # noqa: E402
+from assistant.app.assistant import Assistant  # noqa: E402
+from assistant.app.chat import Chat  # noqa: E402
+from assistant.core.errors import (  # noqa: E402
     AssistantError,
     ConfigError,
     CorpusError,
@@ -16,7 +16,7 @@ from assistant.errors import (  # noqa: E402
     LLMError,
     QuestionError,
 )
-from assistant.types import Answer, Citation, Passage  # noqa: E402
+from assistant.core.types import Answer, Citation, Passage  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = [

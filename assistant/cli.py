@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from assistant.errors import AssistantError
+from assistant.core.errors import AssistantError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Cited answers from a folder of documents.")
 err = Console(stderr=True)
@@ -41,7 +41,7 @@ def reports_errors(func: F) -> F:
 
 
 def settings_from(**flags: Any) -> Any:
-    from assistant.config import load_settings
+    from assistant.core.config import load_settings
 
     return load_settings(**flags)
 
@@ -55,7 +55,7 @@ def ingest(
     as_json: JsonOpt = False,
 ) -> None:
     """Index new and changed documents, drop deleted ones."""
-    from assistant.ingest import ingest as run_ingest
+    from assistant.index.ingest import ingest as run_ingest
 
     settings = settings_from(corpus_dir=corpus, index_dir=index)
     report = run_ingest(settings, rebuild=rebuild)
@@ -73,7 +73,7 @@ def print_report(report: Any) -> None:
 
 def open_assistant(corpus: Path | None, index: Path | None, **settings: Any) -> Any:
     """`Assistant.open`, telling what it built when the index was missing (a first run)."""
-    from assistant.api import Assistant
+    from assistant.app.assistant import Assistant
 
     bot = Assistant.open(corpus, index, **settings)
     if bot.build_report is not None:
@@ -85,7 +85,7 @@ def open_assistant(corpus: Path | None, index: Path | None, **settings: Any) -> 
 @reports_errors
 def status(corpus: CorpusOpt = None, index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     """Documents, chunks, model and settings of the index."""
-    from assistant.status import index_status
+    from assistant.app.status import index_status
 
     info = index_status(settings_from(corpus_dir=corpus, index_dir=index))
     if as_json:
@@ -158,7 +158,7 @@ def chat(
     mode: ModeOpt = None,
 ) -> None:
     """A conversation in the terminal; follow-ups use what was asked before. Empty line or Ctrl-D quits."""
-    from assistant.errors import QuestionError
+    from assistant.core.errors import QuestionError
 
     conversation = open_assistant(corpus, index, top_k=k, answer_mode=mode).chat()
     err.print("Ask about the documents; /new starts a new conversation; an empty line quits.")
@@ -201,11 +201,11 @@ def serve(
     ] = 20.0,
 ) -> None:
     """The web UI: chat with cited answers, sources, corpus management (builds the index if missing)."""
-    from assistant.ui_bind import check_bind
+    from assistant.ui.bind import check_bind
 
     credentials = check_bind(host, auth, no_auth, warn=lambda message: err.print(f"[bold yellow]warning:[/] {escape(message)}"))
     settings = settings_from(corpus_dir=corpus, index_dir=index)
-    from assistant.ui import serve as run_server  # gradio loads only once the address is accepted
+    from assistant.ui.app import serve as run_server  # gradio loads only once the address is accepted
 
     run_server(settings, host=host, port=port, credentials=credentials, max_upload_mb=max_upload_mb)
 
@@ -223,7 +223,7 @@ def eval_gold(
     as_json: JsonOpt = False,
 ) -> None:
     """Score the assistant on gold questions; exit 1 when a metric misses its threshold."""
-    from assistant.evaluation import markdown, run_eval
+    from assistant.app.evaluation import markdown, run_eval
 
     settings = settings_from(corpus_dir=corpus, index_dir=index, answer_mode=mode)
     summary = run_eval(settings, gold, out_dir, None if no_check else thresholds)

@@ -23,7 +23,7 @@ from common import ROOT, in_split, mean, percentile, table  # noqa: E402
 from multihop import DEFAULT_DATA, corpus_folder, index_dir_for  # noqa: E402
 
 from assistant import Assistant  # noqa: E402
-from assistant.config import load_settings  # noqa: E402
+from assistant.core.config import load_settings  # noqa: E402
 
 
 def summarise(values: list[float]) -> dict[str, float]:

@@ -26,9 +26,9 @@ from typing import Any
 from common import ROOT, percentile, table, write_report
 
 from assistant import Assistant
-from assistant.config import load_settings
-from assistant.evaluation import load_gold, score, summarise
-from assistant.llms import model_path
+from assistant.answer.llm.answerer import model_path
+from assistant.app.evaluation import load_gold, score, summarise
+from assistant.core.config import load_settings
 
 
 @contextmanager

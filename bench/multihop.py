@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import BENCHMARKS, CACHE, in_split, mean, percentile, squash, table, write_report  # noqa: E402
 
 from assistant import Assistant  # noqa: E402
-from assistant.rerank import FEATURES  # noqa: E402
-from assistant.retrieve import doc_id_of  # noqa: E402
-from assistant.tokens import count_tokens  # noqa: E402
+from assistant.core.tokens import count_tokens  # noqa: E402
+from assistant.retrieve.hybrid import doc_id_of  # noqa: E402
+from assistant.retrieve.rerank import FEATURES  # noqa: E402
 
 DEFAULT_DATA = BENCHMARKS / "multihop-rag"
 K = 10
@@ -136,8 +136,8 @@ def naive_baseline(data: Path, cache: Path) -> Callable[[str], list[tuple[str, s
     """The llama-index starter: VectorStoreIndex over the articles with every default, our MiniLM model."""
     from llama_index.core import Document, Settings, StorageContext, VectorStoreIndex, load_index_from_storage
 
-    from assistant.config import load_settings
-    from assistant.embeddings import load_embed_model
+    from assistant.core.config import load_settings
+    from assistant.index.embeddings import load_embed_model
 
     Settings.embed_model = load_embed_model(load_settings())
     Settings.llm = None
@@ -166,7 +166,7 @@ def main() -> None:
     if not (args.data / "corpus.json").is_file():
         raise SystemExit(f"no corpus.json in {args.data}; pass --data DIR holding MultiHop-RAG's files")
 
-    from assistant.config import load_settings
+    from assistant.core.config import load_settings
 
     settings = load_settings(chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap)
     index_dir = args.index_dir or index_dir_for(settings.chunk_size, settings.chunk_overlap)
@@ -200,7 +200,7 @@ def main() -> None:
           "Targets: " + ", ".join(f"{k} ≥ {v['target']} ({'met' if v['met'] else 'not met'}: {v['ours']:.3f})" for k, v in report["targets"].items()), "",
           f"Paper's best retrieval: {PAPER_BEST}."]
     if args.split == "dev":
-        md += ["", "The reranker (assistant/reranker.json) was fitted on this split, so these numbers are in-sample; "
+        md += ["", "The reranker (assistant/retrieve/reranker.json) was fitted on this split, so these numbers are in-sample; "
                "its check on articles it never saw is eval/reports/reranker.md."]
     if abstain:
         md += ["", f"Abstention (extractive `ask`): {abstain['null_abstention_rate']:.3f} of {abstain['null_queries']} null queries "

@@ -92,10 +92,10 @@ def workdir(docs: list[dict[str, str]]) -> Path:
 
 def run_assistant(folder: Path, questions: list[Question]) -> dict[str, Any]:
     from assistant import Assistant
-    from assistant.config import load_settings
-    from assistant.errors import IndexMismatchError
-    from assistant.ingest import ingest
-    from assistant.tokens import count_tokens
+    from assistant.core.config import load_settings
+    from assistant.core.errors import IndexMismatchError
+    from assistant.core.tokens import count_tokens
+    from assistant.index.ingest import ingest
 
     settings = load_settings(corpus_dir=folder / "corpus", index_dir=folder / "index")
     try:
@@ -143,8 +143,8 @@ def run_starter(folder: Path, docs: list[dict[str, str]], questions: list[Questi
     """The llama-index starter: VectorStoreIndex with its default splitter, same embedding model, top-k."""
     from llama_index.core import Document, StorageContext, VectorStoreIndex, load_index_from_storage
 
-    from assistant.config import load_settings
-    from assistant.embeddings import load_embed_model
+    from assistant.core.config import load_settings
+    from assistant.index.embeddings import load_embed_model
 
     embed = load_embed_model(load_settings())
     store = folder / "starter"

@@ -1,11 +1,11 @@
-"""Train the retrieval reranker (assistant/reranker.json) on MultiHop-RAG dev; check it on unseen documents.
+"""Train the retrieval reranker (assistant/retrieve/reranker.json) on MultiHop-RAG dev; check it on unseen documents.
 
     python bench/train_reranker.py [--data DIR] [--index-dir DIR] [--seeds 4] [--no-write]
 
 Every non-null dev query goes through stage 1 of the retriever (candidates and their features, computed as
 at query time); a candidate is positive when it holds one of the query's gold facts (the paper's matching
 rule). A logistic regression (scikit-learn; standardised features) fitted on all of them is written to
-assistant/reranker.json.
+assistant/retrieve/reranker.json.
 
 Generalisation check, per seed: half of the articles are held out; models are fitted on the queries that
 touch none of them and scored on the queries whose facts all lie in them ("unseen documents"), and fitted
@@ -36,8 +36,8 @@ from common import ROOT, mean, squash, table, write_report  # noqa: E402
 from multihop import DEFAULT_DATA, corpus_folder, index_dir_for, load_queries, paper_metrics  # noqa: E402
 
 from assistant import Assistant  # noqa: E402
-from assistant.config import load_settings  # noqa: E402
-from assistant.rerank import FEATURES, MODEL_FILE  # noqa: E402
+from assistant.core.config import load_settings  # noqa: E402
+from assistant.retrieve.rerank import FEATURES, MODEL_FILE  # noqa: E402
 
 K = 10
 METRICS = ["hits@4", "hits@10", "mrr@10", "all_facts@10"]
@@ -144,7 +144,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--index-dir", type=Path, help="default: the one multihop.py builds for the configured chunking")
     parser.add_argument("--seeds", type=int, default=4)
-    parser.add_argument("--no-write", action="store_true", help="measure only; leave assistant/reranker.json as it is")
+    parser.add_argument("--no-write", action="store_true", help="measure only; leave assistant/retrieve/reranker.json as it is")
     args = parser.parse_args()
     settings = load_settings()
     index_dir = args.index_dir or index_dir_for(settings.chunk_size, settings.chunk_overlap)

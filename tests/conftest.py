@@ -24,8 +24,8 @@ def copy_corpus(target: Path) -> Path:
 @pytest.fixture(scope="session")
 def shipped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The shipped corpus, copied, with an index built once for the whole session."""
-    from assistant.config import load_settings
-    from assistant.ingest import ingest
+    from assistant.core.config import load_settings
+    from assistant.index.ingest import ingest
 
     base = tmp_path_factory.mktemp("shipped")
     paths = {"corpus_dir": copy_corpus(base / "corpus"), "index_dir": base / "index"}

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from test_ui import PORT_QUESTION, UPLOAD_LIMIT_MB, Server
 
-from assistant.ui_corpus import delete_file
+from assistant.ui.corpus import delete_file
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import BRITAIN_DOC, UK_DOC
 from typer.testing import CliRunner
 
+from assistant.app.evaluation import GoldItem, citation_problems, score
 from assistant.cli import app
-from assistant.evaluation import GoldItem, citation_problems, score
-from assistant.types import Answer, Citation
-from conftest import BRITAIN_DOC, UK_DOC
+from assistant.core.types import Answer, Citation
 
 SUMMARY_KEYS = {
     "items",

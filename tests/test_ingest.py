@@ -10,15 +10,15 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from assistant.api import Assistant
-from assistant.config import load_settings
-from assistant.documents import load_corpus
-from assistant.errors import CorpusError, IndexBusyError, IndexMismatchError
-from assistant.ingest import ingest
-from assistant.keyword import TERMS, all_chunks, load_term_stats
-from assistant.store import IndexDir
 from conftest import BRITAIN_DOC, ROOT, UK_DOC, copy_corpus, write_word_file
+
+from assistant.app.assistant import Assistant
+from assistant.core.config import load_settings
+from assistant.core.errors import CorpusError, IndexBusyError, IndexMismatchError
+from assistant.corpus.documents import load_corpus
+from assistant.index.ingest import ingest
+from assistant.index.keyword import TERMS, all_chunks, load_term_stats
+from assistant.index.store import IndexDir
 
 MULTIHOP = ROOT.parent / "shared" / "benchmarks" / "multihop-rag" / "corpus.json"
 
@@ -66,7 +66,7 @@ def test_shipped_corpus_then_rerun_embeds_nothing(corpus: Path, tmp_path: Path) 
 
 
 def test_rerun_does_not_embed(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import assistant.ingest as ingest_module
+    import assistant.index.ingest as ingest_module
 
     settings = load_settings(corpus_dir=corpus, index_dir=tmp_path / "index")
     ingest(settings, progress=False)
@@ -308,7 +308,7 @@ def test_settings_precedence_env_then_toml_then_flags(tmp_path: Path, monkeypatc
     assert load_settings().top_k == 4 and load_settings().chunk_overlap == 5
     assert load_settings(top_k=6).top_k == 6
     (tmp_path / "assistant.toml").write_text("top_k = 'many'\n", encoding="utf-8")
-    from assistant.errors import ConfigError
+    from assistant.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="top_k"):
         load_settings()
@@ -345,8 +345,8 @@ def test_sentence_vectors_are_precomputed_and_reused(corpus: Path, tmp_path: Pat
     """Every sentence is embedded at ingest; an edit embeds only the sentences that are new."""
     import numpy as np
 
-    from assistant.embeddings import load_embed_model
-    from assistant.vectors import SentenceVectors
+    from assistant.index.embeddings import load_embed_model
+    from assistant.index.vectors import SentenceVectors
 
     settings = load_settings(corpus_dir=corpus, index_dir=tmp_path / "index")
     ingest(settings, progress=False)
@@ -378,7 +378,7 @@ def test_chroma_gets_chunks_in_batches(tmp_path: Path) -> None:
     """More chunks than Chroma takes in one call (5,461) arrive in batches; here the batch is 2."""
     from llama_index.core.schema import TextNode
 
-    from assistant.chroma_store import BatchedChromaVectorStore
+    from assistant.index.chroma_store import BatchedChromaVectorStore
 
     index = IndexDir(tmp_path / "index")
     store = BatchedChromaVectorStore(chroma_collection=index.collection(), max_batch=2)

@@ -25,11 +25,9 @@ import pytest
 from conftest import BRITAIN_DOC
 
 from assistant import Assistant
-from assistant.answer import ABSTAIN_TEXT
-from assistant.citations import Attributor, CitationChecker
-from assistant.config import load_settings
-from assistant.errors import ConfigError, LLMError
-from assistant.llms import (
+from assistant.answer.base import ABSTAIN_TEXT
+from assistant.answer.citations import Attributor, CitationChecker
+from assistant.answer.llm.answerer import (
     PROMPTS_DIR,
     LLMAnswerer,
     available_modes,
@@ -37,8 +35,10 @@ from assistant.llms import (
     model_path,
     resolve_mode,
 )
-from assistant.text import sentence_spans
-from assistant.types import Answer, Passage
+from assistant.core.config import load_settings
+from assistant.core.errors import ConfigError, LLMError
+from assistant.core.text import sentence_spans
+from assistant.core.types import Answer, Passage
 
 GGUF = model_path(load_settings())
 pytestmark = pytest.mark.skipif(
@@ -201,7 +201,8 @@ def sources(local_bot: Assistant) -> list[Passage]:
 def test_checker_attributes_sentences_and_reports_what_no_source_supports(
     local_bot: Assistant, sources: list[Passage]
 ) -> None:
-    checker = CitationChecker(Attributor(sources, local_bot.extractive.weights, local_bot.extractive.embed), ABSTAIN_TEXT)
+    attributor = Attributor(sources, local_bot.extractive.weights, local_bot.extractive.embed, local_bot.settings.citation)
+    checker = CitationChecker(attributor, ABSTAIN_TEXT)
     generated = [
         "British intelligence photographed the Maya, Angara and Maria loading containers at Najin [",
         "2]. The Angara carried 50 tons of rockets",
@@ -231,7 +232,8 @@ def test_checker_attributes_sentences_and_reports_what_no_source_supports(
 
 
 def test_a_model_marker_that_holds_is_kept_and_narrowed(local_bot: Assistant, sources: list[Passage]) -> None:
-    checker = CitationChecker(Attributor(sources, local_bot.extractive.weights, local_bot.extractive.embed), ABSTAIN_TEXT)
+    attributor = Attributor(sources, local_bot.extractive.weights, local_bot.extractive.embed, local_bot.settings.citation)
+    checker = CitationChecker(attributor, ABSTAIN_TEXT)
     checker.feed("The ships loaded containers at the North Korean port of Najin. [1]")
     checker.finish()
     assert checker.text == "The ships loaded containers at the North Korean port of Najin [1]." and not checker.problems

@@ -7,12 +7,13 @@ import os
 import shutil
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
+from conftest import BRITAIN_DOC, ROOT, UK_DOC
 
 from assistant import Answer, Assistant, IndexStateError, QuestionError
-from conftest import BRITAIN_DOC, ROOT, UK_DOC
 
 
 def assert_citations_exact(bot: Assistant, answer: Answer) -> None:
@@ -91,7 +92,7 @@ def test_fact_questions(bot: Assistant, question: str, fact: str, doc: str) -> N
 
 
 def test_a_compound_questions_lone_question_word_asks_it_of_the_rest(bot: Assistant) -> None:
-    from assistant.answer import split_question
+    from assistant.question.forms import split_question
 
     assert split_question("Where and when were the ships photographed?") == [
         "Where were the ships photographed?",
@@ -140,7 +141,7 @@ def test_follow_up_in_a_chat(bot: Assistant) -> None:
 
 
 def test_the_names_that_answer_which_x() -> None:
-    from assistant.focus import focus_names
+    from assistant.question.focus import focus_names
 
     quoted = "Three Russian ships, the Maya, Angara and Maria, docked at the North Korean port of Najin."
     assert focus_names("Which ships were loaded?", quoted) == {"maya", "angara", "maria"}
@@ -225,7 +226,8 @@ def test_who_is_quoted_lists_every_sentence_where_someone_speaks(bot: Assistant)
 
 
 def test_speaking_is_reported_speech_or_a_quotation_with_a_speakers_verb() -> None:
-    from assistant.quoted import asks_who_is_quoted, speaks
+    from assistant.answer.quotations import speaks
+    from assistant.question.quoted import asks_who_is_quoted
 
     assert speaks('Dmitry Peskov stated last week that the talks aimed to foster "further development."')
     assert speaks('"This is a violation of several resolutions," said the UN diplomat.')
@@ -325,8 +327,8 @@ def test_missing_empty_and_corrupt_index(shipped: dict[str, Path], tmp_path: Pat
 
 def test_byline_and_dateline_formats() -> None:
     """Bylines and datelines in other common layouts; questions not about the article itself are left alone."""
-    from assistant.byline import about_articles
-    from assistant.types import Passage
+    from assistant.answer.byline import about_articles
+    from assistant.core.types import Passage
 
     text = "Port traffic rises\n\nBy Jane Doe\nPublished 3 March 2024\n\nThe ferry Amur called at Vanino."
     passage = Passage("n1", "a.md", "Port traffic rises", "a.md", "", "", text, 0, len(text))
@@ -369,7 +371,7 @@ def test_byline_and_dateline_formats() -> None:
 
 
 def test_irregular_verbs_match_their_base_form() -> None:
-    from assistant.text import content_terms
+    from assistant.core.text import content_terms
 
     assert content_terms("Revenue grew as Britain gave photos") == content_terms("revenue grow as Britain give photos")
     # A form that is also a word of its own keeps its meaning: "found" (a company), "left" (the side).
@@ -387,7 +389,7 @@ def test_a_phrasal_verb_does_not_answer_for_its_verb(bot: Assistant) -> None:
 
 
 def test_a_letter_apostrophe_splits_words(bot: Assistant) -> None:
-    from assistant.text import content_terms
+    from assistant.core.text import content_terms
 
     # "ʼ" (U+02BC) is a letter to Unicode and an apostrophe in the Britain article: "Russiaʼs" is Russia's.
     assert content_terms("Russiaʼs use of Pyongyangʼs missiles") == content_terms("Russia's use of Pyongyang's missiles")
@@ -395,8 +397,8 @@ def test_a_letter_apostrophe_splits_words(bot: Assistant) -> None:
 
 
 def test_subheadings_that_are_questions_are_never_answers() -> None:
-    from assistant.answer import split_sentences
-    from assistant.types import Passage
+    from assistant.answer.sentences import split_sentences
+    from assistant.core.types import Passage
 
     text = "What is known about missiles from North Korea?\n\nOn January 5, the Air Force did not confirm their use."
     passage = Passage("n1", "a.md", "Missiles", "a.md", "", "", text, 0, len(text))
@@ -404,7 +406,7 @@ def test_subheadings_that_are_questions_are_never_answers() -> None:
 
 
 def test_the_kind_asked_for_is_the_noun_before_the_verb() -> None:
-    from assistant.answer import asked_kind
+    from assistant.question.forms import asked_kind
 
     assert asked_kind("Which newspaper obtained the report?") == {"newspap"}
     assert asked_kind("Which Chinese ports did the ships visit?") == {"port"}  # "ports" is no verb here
@@ -414,7 +416,7 @@ def test_the_kind_asked_for_is_the_noun_before_the_verb() -> None:
 
 
 def test_an_indirect_question_reads_as_the_direct_one() -> None:
-    from assistant.indirect import direct
+    from assistant.question.indirect import direct
 
     assert direct("Do you know who took the photos?") == "Who took the photos?"
     assert direct("Can you tell me where the ships were loaded.") == "Where the ships were loaded?"
@@ -428,20 +430,23 @@ def test_an_indirect_question_reads_as_the_direct_one() -> None:
 
 
 def test_a_figure_in_words_answers_how_many() -> None:
-    from assistant.answer import answer_type_bonus
+    from assistant.answer.scoring import answer_type_bonus
+    from assistant.core.tuning import AnswerTuning
+
+    bonus = partial(answer_type_bonus, tuning=AnswerTuning())
 
     question = "How many Russian ships were photographed?"
-    assert answer_type_bonus(question, "Images show three Russian ships docked at Najin.") > 0
-    assert answer_type_bonus(question, "Hundreds of containers were loaded.") > 0
-    assert answer_type_bonus(question, "The ships were docked at Najin.") < 0
+    assert bonus(question, "Images show three Russian ships docked at Najin.") > 0
+    assert bonus(question, "Hundreds of containers were loaded.") > 0
+    assert bonus(question, "The ships were docked at Najin.") < 0
     # A figure of the thing counted beats a figure of something else.
     containers = "How many containers were delivered?"
-    of_containers = answer_type_bonus(containers, "Two cargo ships delivered several hundred containers.")
-    assert of_containers > answer_type_bonus(containers, "Images show three Russian ships loading containers.") > 0
+    of_containers = bonus(containers, "Two cargo ships delivered several hundred containers.")
+    assert of_containers > bonus(containers, "Images show three Russian ships loading containers.") > 0
 
 
 def test_an_acronyms_expansion_is_what_answers_what_it_stands_for() -> None:
-    from assistant.answer import expansion_of_asked_acronym
+    from assistant.answer.scoring import expansion_of_asked_acronym
 
     expands = expansion_of_asked_acronym('What does the acronym "NATO" stand for?')
     assert expands is not None and expansion_of_asked_acronym("What is NATO?") is None
@@ -458,8 +463,9 @@ def test_an_acronyms_expansion_is_what_answers_what_it_stands_for() -> None:
 
 
 def test_what_someone_said_is_where_they_say_it() -> None:
-    from assistant.answer import asked_speaker, split_sentences
-    from assistant.types import Passage
+    from assistant.answer.selection import asked_speaker
+    from assistant.answer.sentences import split_sentences
+    from assistant.core.types import Passage
 
     text = (
         "Putin met Choe Son-hui at the Kremlin. Kremlin spokesperson Dmitry Peskov stated that the talks went well. "
@@ -495,35 +501,44 @@ def test_what_someone_said_is_quoted_whole(bot: Assistant) -> None:
 
 
 def test_a_quotation_extends_within_its_paragraph_only() -> None:
-    from assistant.answer import split_sentences, whole_quote
-    from assistant.types import Passage
+    from assistant.answer.sentences import split_sentences, whole_quote
+    from assistant.core.tuning import AnswerTuning
+
+    quote = partial(whole_quote, reach=AnswerTuning().quote_sentences)
+    from assistant.core.types import Passage
 
     document = 'He said: "Ships came. They left." Nothing else.\n"A new paragraph. It ends," she said.'
     passage = Passage("n1", "a.md", "Quotes", "a.md", "", "", document, 0, len(document))
     sentences = {s.text: s for s in split_sentences([passage])}
-    assert whole_quote(sentences['He said: "Ships came.'], document).text == 'He said: "Ships came. They left."'
-    assert whole_quote(sentences['They left."'], document).text == 'He said: "Ships came. They left."'
-    assert whole_quote(sentences["Nothing else."], document).text == "Nothing else."
-    assert whole_quote(sentences['It ends," she said.'], document).text == '"A new paragraph. It ends," she said.'
+    assert quote(sentences['He said: "Ships came.'], document).text == 'He said: "Ships came. They left."'
+    assert quote(sentences['They left."'], document).text == 'He said: "Ships came. They left."'
+    assert quote(sentences["Nothing else."], document).text == "Nothing else."
+    assert quote(sentences['It ends," she said.'], document).text == '"A new paragraph. It ends," she said.'
 
 
 def test_a_credits_year_does_not_say_when() -> None:
-    from assistant.answer import answer_type_bonus
+    from assistant.answer.scoring import answer_type_bonus
+    from assistant.core.tuning import AnswerTuning
+
+    bonus = partial(answer_type_bonus, tuning=AnswerTuning())
 
     question = "When were the images taken?"
-    assert answer_type_bonus(question, "Images source: © Getty Images | 2023 Anadolu Agency") < 0  # the licence's year
-    assert answer_type_bonus(question, "Images from September to December show the ships.") > 0
+    assert bonus(question, "Images source: © Getty Images | 2023 Anadolu Agency") < 0  # the licence's year
+    assert bonus(question, "Images from September to December show the ships.") > 0
 
 
 def test_a_sentence_that_defines_the_name_asked_about_ranks_first() -> None:
-    from assistant.answer import answer_type_bonus
+    from assistant.answer.scoring import answer_type_bonus
+    from assistant.core.tuning import AnswerTuning
 
-    defining = answer_type_bonus("What is RUSI?", "Experts from the Royal Defense Research Institute (RUSI) recorded it.")
-    mentioning = answer_type_bonus("What is RUSI?", "RUSI data is also confirmed by Dossier.")
+    bonus = partial(answer_type_bonus, tuning=AnswerTuning())
+
+    defining = bonus("What is RUSI?", "Experts from the Royal Defense Research Institute (RUSI) recorded it.")
+    mentioning = bonus("What is RUSI?", "RUSI data is also confirmed by Dossier.")
     assert defining > mentioning
-    assert answer_type_bonus("Who is Pranay Vaddi?", "Pranay Vaddi, the Director for Arms Control, spoke.") > mentioning
-    assert answer_type_bonus("Who is Dmitry Peskov?", "Kremlin spokesperson Dmitry Peskov stated that ...") > 0
-    assert answer_type_bonus("Who is Dmitry Peskov?", "Putin's spokesman later said Dmitry Peskov was ill.") == 0
+    assert bonus("Who is Pranay Vaddi?", "Pranay Vaddi, the Director for Arms Control, spoke.") > mentioning
+    assert bonus("Who is Dmitry Peskov?", "Kremlin spokesperson Dmitry Peskov stated that ...") > 0
+    assert bonus("Who is Dmitry Peskov?", "Putin's spokesman later said Dmitry Peskov was ill.") == 0
 
 
 def test_a_question_about_a_role_is_answered_by_the_sentence_that_names_it(bot: Assistant) -> None:
@@ -532,11 +547,14 @@ def test_a_question_about_a_role_is_answered_by_the_sentence_that_names_it(bot: 
 
 
 def test_which_port_prefers_the_sentence_that_names_the_port(bot: Assistant) -> None:
-    from assistant.answer import answer_type_bonus
+    from assistant.answer.scoring import answer_type_bonus
+    from assistant.core.tuning import AnswerTuning
+
+    bonus = partial(answer_type_bonus, tuning=AnswerTuning())
 
     question = "At which port were the Russian ships loaded?"
-    names = answer_type_bonus(question, "Ships loaded containers at the North Korean port of Najin.")
-    assert names > answer_type_bonus(question, "Photos show the loading of Russian ships in a port in North Korea.")
+    names = bonus(question, "Ships loaded containers at the North Korean port of Najin.")
+    assert names > bonus(question, "Photos show the loading of Russian ships in a port in North Korea.")
     first = bot.ask(question).text.split("]. ")[0]
     assert "port of Najin" in first
 
@@ -551,8 +569,8 @@ def test_the_headline_does_not_answer_a_question_that_echoes_it(bot: Assistant) 
 
 
 def test_a_request_for_an_overview_cites_the_opening_of_each_document(bot: Assistant) -> None:
-    from assistant.overview import overview_of
-    from assistant.types import Passage
+    from assistant.core.types import Passage
+    from assistant.question.overview import overview_of
 
     def openings() -> list[Passage] | None:
         return bot.retriever.openings(5)
@@ -593,7 +611,7 @@ def test_a_list_items_marker_is_not_quoted(bot: Assistant) -> None:
 
 
 def test_a_photo_credit_glued_to_a_caption_is_a_sentence_of_its_own() -> None:
-    from assistant.answer import sentence_pieces
+    from assistant.answer.sentences import sentence_pieces
 
     text = "Photos show a port in North Korea.© Ministry of Defense\n• The ships left.NewsUK reveals images."
     assert [text[a:b] for a, b in sentence_pieces(text)] == [
@@ -605,7 +623,7 @@ def test_a_photo_credit_glued_to_a_caption_is_a_sentence_of_its_own() -> None:
 
 
 def test_a_label_line_is_quoted_with_the_line_below_it() -> None:
-    from assistant.answer import sentence_pieces
+    from assistant.answer.sentences import sentence_pieces
 
     text = "Author:\nLiza Brovko\nDate:\n\nGreat Britain has provided photos."
     assert [text[a:b] for a, b in sentence_pieces(text)] == ["Author:\nLiza Brovko", "Great Britain has provided photos."]
@@ -660,7 +678,7 @@ def test_the_other_article_is_the_one_the_last_answer_did_not_cite(bot: Assistan
 
 
 def test_an_article_named_by_its_title_is_the_only_one_quoted(bot: Assistant) -> None:
-    from assistant.named_article import named_article
+    from assistant.question.named_article import named_article
 
     labels = bot.labels
     assert named_article("What does the UK article say about Peskov?", labels).doc_id == UK_DOC
@@ -684,12 +702,13 @@ def test_an_article_named_by_its_title_is_the_only_one_quoted(bot: Assistant) ->
 
 
 def test_a_misspelt_word_reads_as_the_corpus_spells_it(bot: Assistant) -> None:
-    from assistant.spelling import Speller
+    from assistant.core.tuning import QuestionTuning
+    from assistant.question.spelling import Speller
 
     written = {
         "oboronlogistika": "Oboronlogistika", "playabl": "playable", "tikhoretsk": "Tikhoretsk", "sanction": "sanctions"
     }
-    speller = Speller(written, written.get)
+    speller = Speller(written, written.get, QuestionTuning())
     assert speller.correct("What is Oboronlogistica?") == "What is Oboronlogistika?"
     assert speller.correct("Is Tikoretsk far?") == "Is Tikhoretsk far?"
     assert speller.correct("Who runs PlayLab?") == "Who runs PlayLab?"  # a name is not corrected to a common word
@@ -705,10 +724,11 @@ def test_a_misspelt_word_reads_as_the_corpus_spells_it(bot: Assistant) -> None:
 
 
 def test_a_derived_noun_reads_as_the_word_the_corpus_uses(bot: Assistant) -> None:
-    from assistant.spelling import Speller
+    from assistant.core.tuning import QuestionTuning
+    from assistant.question.spelling import Speller
 
     written = {"relat": "relations", "partner": "partners", "hard": "hard"}
-    speller = Speller(written, written.get)
+    speller = Speller(written, written.get, QuestionTuning())
     assert speller.correct("the relationship between them") == "the relations between them"
     assert speller.correct("their partnerships") == "their partners"
     assert speller.correct("economic hardship") == "economic hardship"  # too short a base to be what it is about

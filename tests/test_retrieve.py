@@ -10,12 +10,13 @@ import pytest
 from conftest import BRITAIN_DOC, UK_DOC
 
 from assistant import Assistant
-from assistant.config import load_settings
-from assistant.errors import ConfigError
-from assistant.ingest import ingest
-from assistant.rerank import FEATURES, MODEL_FILE, Reranker
-from assistant.retrieve import OutletMatcher, rrf
-from assistant.text import sentence_spans
+from assistant.core.config import load_settings
+from assistant.core.errors import ConfigError
+from assistant.core.text import sentence_spans
+from assistant.index.ingest import ingest
+from assistant.retrieve.fusion import rrf
+from assistant.retrieve.rerank import FEATURES, MODEL_FILE, Reranker
+from assistant.retrieve.targets import OutletMatcher
 
 BOTH_ARTICLES = "Which company are the sanctioned ships tied to, and how many tons of rockets were carried in the hold of the Angara?"
 
@@ -126,10 +127,10 @@ def test_a_second_date_for_one_outlet_is_its_own_target() -> None:
 
 def test_fusion_is_by_rank_not_by_score() -> None:
     keyword, cosine = np.array([9.0, 3.0, 1.0]), np.array([0.1, 0.2, 0.9])
-    fused = rrf([keyword, cosine])
+    fused = rrf([keyword, cosine], 60)
     assert fused[0] == pytest.approx(fused[2]) and fused[0] > fused[1]  # first once and last once beats second twice
-    assert np.array_equal(rrf([keyword * 1000, cosine]), fused)  # a score's scale does not matter, its order does
-    within = rrf([keyword], mask=np.array([False, True, True]))
+    assert np.array_equal(rrf([keyword * 1000, cosine], 60), fused)  # a score's scale does not matter, its order does
+    within = rrf([keyword], 60, mask=np.array([False, True, True]))
     assert within[0] == -np.inf and within[1] == pytest.approx(1 / 60)  # ranked first among the masked chunks
 
 

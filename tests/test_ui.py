@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from conftest import BRITAIN_DOC, UK_DOC, copy_corpus, write_word_file
 
-from assistant.types import Answer, Citation
+from assistant.core.types import Answer, Citation
 
 PORT_QUESTION = "At which port were the Russian ships loaded?"
 UPLOAD_LIMIT_MB = 0.05
@@ -41,7 +41,7 @@ class Server:
 
     def __init__(self, root: Path, credentials: tuple[str, str] | None = None) -> None:
         from assistant import Assistant
-        from assistant.ui import build_app, launch_options
+        from assistant.ui.app import build_app, launch_options
 
         self.corpus = copy_corpus(root / "corpus")
         (self.corpus / XSS_DOC).write_text(XSS_TEXT, encoding="utf-8")
@@ -180,8 +180,8 @@ def test_disallowed_and_broken_uploads_are_refused_with_a_message(server: Server
 
 
 def test_documents_table_counts_chunks(server: Server) -> None:
-    from assistant.ui_corpus import chunk_counts
-    from assistant.ui_render import documents_table
+    from assistant.ui.corpus import chunk_counts
+    from assistant.ui.render import documents_table
 
     counts = chunk_counts(server.bot)
     assert sum(counts.values()) == server.bot.index.manifest()["chunks"]
@@ -301,8 +301,8 @@ def test_oversized_upload_is_refused_over_http(server: Server) -> None:
 
 
 def test_upload_guard_resolves_links_and_dots(tmp_path: Path) -> None:
-    from assistant.ui_corpus import UploadError
-    from assistant.ui_uploads import UploadGuard
+    from assistant.ui.corpus import UploadError
+    from assistant.ui.uploads import UploadGuard
 
     cache, outside = tmp_path / "cache", tmp_path / "outside.md"
     (cache / "abc").mkdir(parents=True)
@@ -391,7 +391,7 @@ def test_relative_paths_are_read_on_the_callers_side(served: Served, tmp_path: P
 def test_failed_logins_back_off_per_client_address(served: Served) -> None:
     import httpx
 
-    from assistant.ui_login import FIRST_WAIT_S, FREE_FAILURES
+    from assistant.ui.login import FIRST_WAIT_S, FREE_FAILURES
 
     right = dict(zip(("username", "password"), CREDENTIALS))
     wrong = right | {"password": "wrong"}
@@ -425,7 +425,7 @@ def test_failed_logins_back_off_per_client_address(served: Served) -> None:
 
 
 def test_login_throttle_waits_double_up_to_a_cap() -> None:
-    from assistant.ui_login import FIRST_WAIT_S, FREE_FAILURES, MAX_WAIT_S, LoginThrottle
+    from assistant.ui.login import FIRST_WAIT_S, FREE_FAILURES, MAX_WAIT_S, LoginThrottle
 
     now = [0.0]
     throttle = LoginThrottle(app=None, clock=lambda: now[0])  # type: ignore[arg-type]
@@ -454,21 +454,21 @@ def test_login_throttle_waits_double_up_to_a_cap() -> None:
     ],
 )
 def test_upload_names_are_sanitised(sent: str, kept: str) -> None:
-    from assistant.ui_corpus import safe_name
+    from assistant.ui.corpus import safe_name
 
     assert safe_name(sent) == kept
 
 
 @pytest.mark.parametrize("sent", ["evil.exe", "archive.tar.gz", "notes.meta.toml", "...", "noext", "../.txt"])
 def test_unusable_upload_names_are_refused(sent: str) -> None:
-    from assistant.ui_corpus import UploadError, safe_name
+    from assistant.ui.corpus import UploadError, safe_name
 
     with pytest.raises(UploadError):
         safe_name(sent)
 
 
 def test_oversized_upload_is_refused(tmp_path: Path) -> None:
-    from assistant.ui_corpus import UploadError, check_upload
+    from assistant.ui.corpus import UploadError, check_upload
 
     big = tmp_path / "big.txt"
     big.write_text("word " * 30_000)
@@ -494,8 +494,8 @@ def test_non_loopback_bind_without_auth_is_refused(tmp_path: Path) -> None:
 
 def test_serve_syncs_the_corpus_folder_at_start(tmp_path: Path) -> None:
     """A file added to the folder while the server was down is indexed when `assistant serve` starts."""
-    from assistant.config import load_settings
-    from assistant.ingest import ingest
+    from assistant.core.config import load_settings
+    from assistant.index.ingest import ingest
 
     corpus = copy_corpus(tmp_path / "corpus")
     ingest(load_settings(corpus_dir=corpus, index_dir=tmp_path / "index"), progress=False)
@@ -519,8 +519,8 @@ def test_serve_syncs_the_corpus_folder_at_start(tmp_path: Path) -> None:
 
 
 def test_bind_rules() -> None:
-    from assistant.errors import ConfigError
-    from assistant.ui_bind import check_bind
+    from assistant.core.errors import ConfigError
+    from assistant.ui.bind import check_bind
 
     warnings: list[str] = []
     assert check_bind("127.0.0.1", None, False, warnings.append) is None
@@ -543,7 +543,7 @@ def citation(number: int, text: str, start: int) -> Citation:
 
 
 def test_answer_html_escapes_text_and_links_markers() -> None:
-    from assistant.ui_render import answer_html
+    from assistant.ui.render import answer_html
 
     answer = Answer(
         question="q",
@@ -559,7 +559,7 @@ def test_answer_html_escapes_text_and_links_markers() -> None:
 
 
 def test_sources_show_the_cited_sentence_inside_its_paragraph() -> None:
-    from assistant.ui_render import document_html, sources_html, span_for
+    from assistant.ui.render import document_html, sources_html, span_for
 
     document = "Intro line.\nFirst sentence here. The <cited> one at Najin. Last one.\nNext paragraph."
     cited = "The <cited> one at Najin."
@@ -578,8 +578,8 @@ def test_sources_show_the_cited_sentence_inside_its_paragraph() -> None:
 
 
 def test_abstentions_offer_related_reading_not_citations() -> None:
-    from assistant.types import Passage
-    from assistant.ui_render import answer_html, sources_html
+    from assistant.core.types import Passage
+    from assistant.ui.render import answer_html, sources_html
 
     passage = Passage("n1", "doc.txt", "Title", "doc.txt", "", "", "Some related text.", 0, 18)
     answer = Answer(question="Capital of France?", text="The corpus does not answer this question.", abstained=True,
@@ -591,7 +591,7 @@ def test_abstentions_offer_related_reading_not_citations() -> None:
 
 def test_answer_mode_per_question(server: Server) -> None:
     """The UI's mode choice goes to the one Assistant: an unavailable mode is a clear error, extractive always runs."""
-    from assistant.errors import QuestionError
+    from assistant.core.errors import QuestionError
 
     bot = server.bot
     assert bot.ask("At which port were the ships loaded?", mode="extractive").mode == "extractive"

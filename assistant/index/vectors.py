@@ -1,0 +1,107 @@
+"""Sentence vectors: every sentence of every chunk is embedded at ingest, so a warm `ask` embeds only the
+question. Rows are keyed by a hash of the sentence text; a re-ingest embeds only sentences it has not seen.
+
+    index/sentence_vectors.npy   float16 unit vectors, one row per distinct sentence
+    index/sentence_keys.npy      uint64 hash of each row's text
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+from assistant.core.errors import IndexStateError
+
+VECTORS = "sentence_vectors.npy"
+KEYS = "sentence_keys.npy"
+
+Embed = Callable[[list[str]], np.ndarray]  # texts -> unit-length float32 rows
+
+
+def text_key(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+class SentenceVectors:
+    """Precomputed vectors looked up by sentence text."""
+
+    def __init__(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+        self.keys = keys
+        self.vectors = vectors
+        self.row = {int(key): i for i, key in enumerate(keys)}
+
+    def get(self, text: str) -> np.ndarray | None:
+        i = self.row.get(text_key(text))
+        return None if i is None else self.vectors[i].astype(np.float32)
+
+    @staticmethod
+    def present(folder: Path) -> bool:
+        return (folder / VECTORS).is_file() and (folder / KEYS).is_file()
+
+    @classmethod
+    def load(cls, folder: Path) -> SentenceVectors | None:
+        """None for an index built before sentence vectors existed (sentences are then embedded on demand)."""
+        if not SentenceVectors.present(folder):
+            return None
+        try:
+            return cls(np.load(folder / KEYS), np.load(folder / VECTORS))
+        except (OSError, ValueError) as exc:
+            raise IndexStateError(f"sentence vectors in {folder} are unreadable ({exc}); run `assistant ingest --rebuild`") from None
+
+    @classmethod
+    def build(cls, folder: Path, sentences: Iterable[str], embed: Embed) -> None:
+        """Embed the distinct sentences, re-using the rows of the previous build, and save."""
+        previous = cls.load(folder)
+        texts = list(dict.fromkeys(sentences))
+        keys = np.fromiter((text_key(t) for t in texts), dtype=np.uint64, count=len(texts))
+        old_rows = [previous.row.get(int(k), -1) if previous else -1 for k in keys]
+        kept = [i for i, row in enumerate(old_rows) if row >= 0]
+        # Shortest first: each model batch pads to its longest text, so similar lengths batch cheaply.
+        missing = sorted((i for i, row in enumerate(old_rows) if row < 0), key=lambda i: len(texts[i]))
+        fresh = embed([texts[i] for i in missing]) if missing else None
+        width = fresh.shape[1] if fresh is not None else previous.vectors.shape[1] if previous else 0
+        vectors = np.zeros((len(texts), width), dtype=np.float16)
+        if fresh is not None:
+            vectors[missing] = fresh
+        if kept and previous is not None:
+            vectors[kept] = previous.vectors[[old_rows[i] for i in kept]]
+        _save(folder / KEYS, keys)
+        _save(folder / VECTORS, vectors)
+
+
+def _save(path: Path, array: np.ndarray) -> None:
+    """Write then rename, so a reader never sees half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as f:
+        np.save(f, array)
+    tmp.replace(path)
+
+
+class EmbeddingCache:
+    """Texts -> vectors: precomputed sentence vectors first, then recent on-demand ones, then the model."""
+
+    def __init__(self, embed: Embed, known: SentenceVectors | None = None, size: int = 10_000) -> None:
+        self.embed = embed
+        self.known = known
+        self.size = size
+        self.recent: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def lookup(self, text: str) -> np.ndarray | None:
+        if text in self.recent:
+            self.recent.move_to_end(text)
+            return self.recent[text]
+        return self.known.get(text) if self.known else None
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        found = {text: self.lookup(text) for text in dict.fromkeys(texts)}
+        missing = [text for text, vector in found.items() if vector is None]
+        if missing:
+            for text, vector in zip(missing, self.embed(missing)):
+                found[text] = self.recent[text] = vector
+            while len(self.recent) > self.size:
+                self.recent.popitem(last=False)
+        return np.stack([found[t] for t in texts])

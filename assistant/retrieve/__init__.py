@@ -1,0 +1,1 @@
+"""Passages for a question: dense and keyword rankings fused, then a learned reranker."""

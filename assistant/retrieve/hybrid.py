@@ -1,0 +1,308 @@
+"""Hybrid retrieval in two stages, no LLM calls: candidates by reciprocal-rank fusion, then a learned reranker.
+
+Four rankings of every chunk: BM25 of the chunk (header + passage), BM25 of its best sentence, cosine of its
+MiniLM vector (stored in Chroma) and cosine of its best sentence's vector (precomputed at ingest). Stage 1
+fuses them by reciprocal rank (RRF): the question's top chunks are candidates, and so are the top chunks of
+each outlet the question names and of each clause of the question (`targets`), so every named outlet brings
+its candidates, and a chunk's rank there is a feature. Stage 2 describes every candidate by the features of
+`rerank` and orders them by the reranker trained on MultiHop-RAG dev (bench/train_reranker.py).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import bm25s
+import numpy as np
+from llama_index.core.vector_stores.utils import metadata_dict_to_node
+
+from assistant.core.errors import IndexStateError
+from assistant.core.tuning import RetrievalTuning
+from assistant.core.types import Passage
+from assistant.index.keyword import chunk_sentences, load_keyword_index, load_sentence_index
+from assistant.index.store import IndexDir
+from assistant.index.vectors import Embed, SentenceVectors
+from assistant.retrieve.fusion import rank_of, rrf, top
+from assistant.retrieve.rerank import FEATURES, MAX_CHUNK_INDEX, NO_TARGET_RANK, Reranker
+from assistant.retrieve.targets import OutletMatcher, Target, clause_targets, question_clauses
+
+
+def doc_id_of(node: Any) -> str:
+    return str(node.metadata.get("doc_id") or node.ref_doc_id)
+
+
+def to_passage(node: Any, score: float) -> Passage:
+    meta = node.metadata
+    return Passage(
+        node_id=node.node_id,
+        doc_id=doc_id_of(node),
+        title=str(meta.get("title", "")),
+        path=str(meta.get("path", "")),
+        source=str(meta.get("source", "")),
+        date=str(meta.get("date", "")),
+        text=node.text,
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        score=float(score),
+        header=str(meta.get("header", "")),
+        page=int(meta["page"]) if "page" in meta else None,
+        page_starts=tuple(int(x) for x in str(meta.get("page_starts", "")).split(",") if x),
+    )
+
+
+@dataclass
+class QuestionScores:
+    """Every chunk's scores for one question (arrays over the chunks in keyword-index order)."""
+
+    bm25: np.ndarray
+    bm25_sentence: np.ndarray  # of the chunk's best sentence
+    cosine: np.ndarray
+    cosine_sentence: np.ndarray
+    coverage: np.ndarray
+    clause: np.ndarray  # (clauses, chunks): the best sentence's BM25 (over the best sentence's) plus its cosine
+    clause_bm25: np.ndarray
+    clause_cosine: np.ndarray
+
+    def rankings(self) -> list[np.ndarray]:
+        return [self.bm25, self.bm25_sentence, self.cosine, self.cosine_sentence]
+
+    @cached_property
+    def best_clause(self) -> np.ndarray:
+        """Each chunk's match to the clause it matches best (used for candidates and as a feature)."""
+        return self.clause.max(axis=0)
+
+
+class HybridRetriever:
+    """`retrieve(query, k)`: ranked passages. Loads the keyword indexes and every vector once."""
+
+    def __init__(
+        self, index: IndexDir, embed: Embed, tuning: RetrievalTuning, reranker: Reranker | None = None
+    ) -> None:
+        self.embed = embed
+        self.tuning = tuning
+        self.reranker = reranker or Reranker.load()
+        keyword = load_keyword_index(index)
+        self.bm25: bm25s.BM25 = keyword.bm25
+        self.stemmer = keyword.stemmer
+        self.token_pattern = keyword.token_pattern
+        self.nodes = [metadata_dict_to_node(item) for item in keyword.corpus]
+        for node, item in zip(self.nodes, keyword.corpus):
+            node.id_ = item["node_id"]
+        self.doc_ids = [doc_id_of(node) for node in self.nodes]
+        self.sources = np.array([str(n.metadata.get("source", "")) for n in self.nodes])
+        self.dates = np.array([str(n.metadata.get("date", "")) for n in self.nodes])
+        self.outlets = OutletMatcher({s for s in self.sources if s}, set(zip(self.sources.tolist(), self.dates.tolist())))
+        self.sentence_bm25, self.sentence_starts = load_sentence_index(index)
+        self.vectors = self._vectors(index)
+        self.sentence_vectors = self._sentence_vectors(index)
+        self.chunk_index = self._chunk_index()
+
+    def _sentence_vectors(self, index: IndexDir) -> np.ndarray:
+        """Every sentence's vector in sentence-index order (the ingest stored them; the embed cache finds them
+        by text)."""
+        if not SentenceVectors.present(index.path):
+            raise IndexStateError(f"the index at {index.path} has no sentence vectors; run `assistant ingest`")
+        texts = [sentence for node in self.nodes for sentence in chunk_sentences(node.text)]
+        return np.ascontiguousarray(self.embed(texts), dtype=np.float32)
+
+    def _vectors(self, index: IndexDir) -> np.ndarray:
+        """Every chunk's unit vector from Chroma, in keyword-index order (dense scores are one matmul)."""
+        collection = index.collection()
+        position = {node.node_id: i for i, node in enumerate(self.nodes)}
+        vectors = np.zeros((len(self.nodes), 0), dtype=np.float32)
+        offset, page = 0, 5000
+        while True:
+            got = collection.get(include=["embeddings"], limit=page, offset=offset)
+            if vectors.shape[1] == 0 and len(got["ids"]):
+                vectors = np.zeros((len(self.nodes), len(got["embeddings"][0])), dtype=np.float32)
+            for node_id, vector in zip(got["ids"], got["embeddings"]):
+                if node_id in position:
+                    vectors[position[node_id]] = vector
+            if len(got["ids"]) < page:
+                break
+            offset += page
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+    def _chunk_index(self) -> np.ndarray:
+        """Each chunk's position in its document (0 = the first)."""
+        docs = self.doc_ids
+        order = sorted(range(len(self.nodes)), key=lambda i: (docs[i], int(self.nodes[i].metadata["start"])))
+        index = np.zeros(len(self.nodes), dtype=np.int64)
+        for previous, current in zip(order, order[1:]):
+            if docs[previous] == docs[current]:
+                index[current] = index[previous] + 1
+        return index
+
+    # --- scores over all chunks -------------------------------------------------------------
+    def tokens(self, text: str) -> list[str]:
+        return bm25s.tokenize(
+            [text], stopwords="en", stemmer=self.stemmer, token_pattern=self.token_pattern,
+            return_ids=False, show_progress=False,
+        )[0]
+
+    def best_sentence(self, sentence_scores: np.ndarray) -> np.ndarray:
+        """Each chunk's best score among its sentences."""
+        return np.maximum.reduceat(sentence_scores, self.sentence_starts)
+
+    def sentence_keyword(self, tokens: list[str]) -> np.ndarray:
+        """BM25 of every sentence for the tokens."""
+        return self.sentence_bm25.get_scores(tokens) if tokens else np.zeros(len(self.sentence_vectors), dtype=np.float32)
+
+    def question_scores(self, question: str, clauses: list[str]) -> QuestionScores:
+        """BM25 is a sum over the question's tokens, so one pass per token gives both the chunk's BM25 and
+        which tokens it holds; the question and its clauses are embedded in one batch."""
+        n = len(self.nodes)
+        tokens = self.tokens(question)
+        per_token = {token: self.bm25.get_scores([token]) for token in set(tokens)}
+        bm25 = sum((per_token[token] for token in tokens), np.zeros(n))
+        idf = {t: np.log(1 + (n - (s > 0).sum() + 0.5) / ((s > 0).sum() + 0.5)) for t, s in per_token.items()}
+        total = sum(idf.values())
+        coverage = sum((idf[t] * (per_token[t] > 0) for t in idf), np.zeros(n)) / total if total else np.zeros(n)
+        vectors = self.embed([question, *clauses])
+        sentence_cosines = self.sentence_vectors @ vectors.T
+        clause, clause_bm25, clause_cosine = [], [], []
+        for j, text in enumerate(clauses, 1):
+            keyword = self.sentence_keyword(self.tokens(text))
+            keyword = keyword / keyword.max() if keyword.max() > 0 else keyword
+            clause.append(self.best_sentence(keyword + sentence_cosines[:, j]))
+            clause_bm25.append(self.best_sentence(keyword))
+            clause_cosine.append(self.best_sentence(sentence_cosines[:, j]))
+        return QuestionScores(
+            bm25=bm25,
+            bm25_sentence=self.best_sentence(self.sentence_keyword(tokens)),
+            cosine=self.vectors @ vectors[0],
+            cosine_sentence=self.best_sentence(sentence_cosines[:, 0]),
+            coverage=coverage,
+            clause=np.stack(clause),
+            clause_bm25=np.stack(clause_bm25),
+            clause_cosine=np.stack(clause_cosine),
+        )
+
+    def source_mask(self, sources: frozenset[str]) -> np.ndarray:
+        """The chunks of any of these outlets."""
+        return np.isin(self.sources, list(sources))
+
+    def outlet_mask(self, target: Target) -> np.ndarray:
+        """The target's chunks: its outlet's, on its date when it names one the outlet published on."""
+        mask = self.source_mask(target.sources)
+        if target.date:
+            on_date = mask & (self.dates == target.date)
+            if on_date.any():  # a date the outlet never published on is ignored, not an empty result
+                mask = on_date
+        return mask
+
+    def target_rankings(self, question: str, scores: QuestionScores) -> list[tuple[Target, np.ndarray]]:
+        """Each target's fused ranking of its chunks: the question's four rankings plus two by its own words
+        (BM25 of the chunk and of its best sentence)."""
+        rankings = []
+        for named in self.outlets.targets(question):
+            for target in clause_targets(named, self.tuning.clause_terms):
+                own: list[np.ndarray] = []
+                tokens = self.tokens(target.text) if target.text != question else []
+                if tokens:
+                    own = [self.bm25.get_scores(tokens), self.best_sentence(self.sentence_keyword(tokens))]
+                rankings.append((target, rrf(scores.rankings() + own, self.tuning.rrf_k, self.outlet_mask(target))))
+        return rankings
+
+    # --- the two stages ---------------------------------------------------------------------
+    def candidates(self, question: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Stage 1: the candidate chunks' positions, and their features (rows in `rerank.FEATURES` order)."""
+        scores = self.question_scores(question, question_clauses(question, self.tuning.question_clause_terms))
+        fused = rrf(scores.rankings(), self.tuning.rrf_k)
+        targets = self.target_rankings(question, scores)
+        outlets = {target.sources: self.source_mask(target.sources) for target, _ in targets}
+        candidates, per_clause = self.tuning.candidates, self.tuning.clause_candidates
+        chosen = dict.fromkeys(top(fused, max(candidates, k)))
+        for _, ranking in targets:
+            chosen.update(dict.fromkeys(top(ranking, candidates)))
+        for clause in scores.clause:
+            chosen.update(dict.fromkeys(top(clause, per_clause)))
+        for mask in outlets.values():
+            chosen.update(dict.fromkeys(top(np.where(mask, scores.best_clause, -np.inf), per_clause)))
+        positions = np.fromiter(chosen, dtype=np.int64, count=len(chosen))
+        return positions, self.features(positions, scores, fused, targets, outlets)
+
+    def features(
+        self,
+        positions: np.ndarray,
+        scores: QuestionScores,
+        fused: np.ndarray,
+        targets: list[tuple[Target, np.ndarray]],
+        outlets: dict[frozenset[str], np.ndarray],
+    ) -> np.ndarray:
+        def relative(values: np.ndarray) -> np.ndarray:
+            best = values.max()
+            return values[positions] / best if best > 0 else np.zeros(len(positions))
+
+        # A chunk's rank for its best clause: among its named outlet's chunks, else among all.
+        clause_rank = np.stack([rank_of(c) for c in scores.clause])[:, positions].min(axis=0)
+        for mask in outlets.values():
+            within = np.stack([rank_of(np.where(mask, c, -np.inf)) for c in scores.clause])[:, positions].min(axis=0)
+            clause_rank = np.where(mask[positions], within, clause_rank)
+        target_rank = np.full(len(positions), NO_TARGET_RANK)
+        dated = np.zeros(len(positions))
+        for target, ranking in targets:
+            ranks = rank_of(ranking)[positions]
+            ranked = np.isfinite(ranking[positions]) & (ranks < self.tuning.candidates)
+            target_rank = np.where(ranked, np.minimum(target_rank, ranks), target_rank)
+            if target.date:
+                dated[outlets[target.sources][positions]] = 1.0
+        columns = {
+            "bm25": relative(scores.bm25),
+            "bm25_sentence": relative(scores.bm25_sentence),
+            "cosine": scores.cosine[positions],
+            "cosine_sentence": scores.cosine_sentence[positions],
+            "rrf": fused[positions] * self.tuning.rrf_k,
+            "coverage": scores.coverage[positions],
+            "clause": scores.best_clause[positions],
+            "clause_bm25": scores.clause_bm25.max(axis=0)[positions],
+            "clause_cosine": scores.clause_cosine.max(axis=0)[positions],
+            "clause_mean": scores.clause.mean(axis=0)[positions],
+            "clause_rank": np.log1p(clause_rank),
+            "target_rank": np.log1p(target_rank),
+            "dated_target": dated,
+            "chunk_index": np.minimum(self.chunk_index[positions], MAX_CHUNK_INDEX),
+        }
+        return np.column_stack([columns[name] for name in FEATURES]).astype(np.float64)
+
+    def ranked(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Stage 2: (chunk position, reranker score) of the top k candidates."""
+        positions, features = self.candidates(query, min(k, len(self.nodes)))
+        logits = self.reranker.score(features)
+        order = np.argsort(-logits, kind="stable")[:k]
+        return [(int(positions[i]), float(logits[i])) for i in order]
+
+    def retrieve(self, query: str, k: int) -> list[Passage]:
+        return [to_passage(self.nodes[position], score) for position, score in self.ranked(query, k)]
+
+    def retrieve_within(self, query: str, doc_id: str, k: int) -> list[Passage]:
+        """The k chunks of one document that best match `query`, by stage 1's fusion within it (a question about
+        "the UK article" is about nothing else)."""
+        mask = np.array([doc == doc_id for doc in self.doc_ids])
+        clauses = question_clauses(query, self.tuning.question_clause_terms)
+        fused = rrf(self.question_scores(query, clauses).rankings(), self.tuning.rrf_k, mask)
+        return [to_passage(self.nodes[i], fused[i]) for i in top(fused, min(k, int(mask.sum())))]
+
+    def around(self, spans: Iterable[tuple[str, int, int]]) -> list[Passage]:
+        """The chunks that hold each (doc_id, start, end) span, with the chunk before and after each: the text
+        around what an answer quoted, whatever the question retrieves."""
+        docs = self.doc_ids
+        held: set[tuple[str, int]] = set()
+        for doc_id, start, end in spans:
+            for i, node in enumerate(self.nodes):
+                if docs[i] == doc_id and int(node.metadata["start"]) < end and start < int(node.metadata["end"]):
+                    held |= {(doc_id, int(self.chunk_index[i]) + step) for step in (-1, 0, 1)}
+        if not held:
+            return []
+        chosen = [i for i in range(len(self.nodes)) if (docs[i], int(self.chunk_index[i])) in held]
+        return [to_passage(self.nodes[i], 0.0) for i in sorted(chosen, key=lambda i: (docs[i], self.chunk_index[i]))]
+
+    def openings(self, max_documents: int) -> list[Passage] | None:
+        """The first chunk of every document, in path order; None when there are more than `max_documents`."""
+        firsts = [self.nodes[i] for i in np.flatnonzero(self.chunk_index == 0)]
+        if not firsts or len(firsts) > max_documents:
+            return None
+        return [to_passage(node, 1.0) for node in sorted(firsts, key=lambda n: str(n.metadata.get("path", "")))]
