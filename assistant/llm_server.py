@@ -42,10 +42,11 @@ HOST = "127.0.0.1"
 PORT_ATTEMPTS = 3  # a free port can be taken between choosing it and the child binding it
 POLL_SECONDS = 0.2
 # Run as `python -c`: the server exits when its stdin reaches end of file, i.e. when the app is gone.
+# (os.read, not sys.stdin: a daemon thread holding stdin's buffer lock aborts the interpreter's shutdown.)
 WATCHED_SERVER = """
-import os, runpy, sys, threading
+import os, runpy, threading
 def watch():
-    while sys.stdin.buffer.read(1024):
+    while os.read(0, 1024):
         pass
     os._exit(0)
 threading.Thread(target=watch, daemon=True).start()
