@@ -96,13 +96,16 @@ def kill(proc: subprocess.Popen[bytes]) -> None:
 
 
 def exit_reason(returncode: int) -> str:
-    """'killed by SIGSEGV' / 'exit code 1'."""
-    if returncode < 0:
-        try:
-            return f"killed by {signal.Signals(-returncode).name}"
-        except ValueError:
-            return f"killed by signal {-returncode}"
-    return f"exit code {returncode}"
+    """'killed by SIGSEGV' / 'exit code 1', and what to do when it is how a build for another CPU fails."""
+    if returncode >= 0:
+        return f"exit code {returncode}"
+    try:
+        reason = f"killed by {signal.Signals(-returncode).name}"
+    except ValueError:
+        return f"killed by signal {-returncode}"
+    if -returncode in (signal.SIGSEGV, signal.SIGILL):
+        reason += "; a llama.cpp built for another CPU fails so: reinstall it with bash scripts/install.sh"
+    return reason
 
 
 @dataclass
@@ -187,11 +190,7 @@ class LocalModelServer:
     def _failure(self, child: Child, exc: Exception) -> str:
         if child.exited(grace=1.0):
             self.stop()
-            reason = exit_reason(child.proc.returncode)
-            hint = ""
-            if child.proc.returncode in (-signal.SIGSEGV, -signal.SIGILL):
-                hint = " (a llama.cpp built for another CPU crashes so: reinstall it with bash scripts/install.sh)"
-            return f"the local model process stopped while answering ({reason}){hint}; {RESTARTS}"
+            return f"the local model process stopped while answering ({exit_reason(child.proc.returncode)}); {RESTARTS}"
         if timed_out(exc):
             self.stop()
             return (
@@ -238,6 +237,7 @@ class LocalModelServer:
             "--model", str(self.model), "--model_alias", self.name,
             "--host", HOST, "--port", str(port),
             "--n_ctx", str(self.settings.llm_context_window),
+            "--n_gpu_layers", str(self.settings.llm_gpu_layers),
             "--logits_all", "False",  # the server's default keeps every position's logits: slower prompts
             "--interrupt_requests", "False",  # a second request must wait its turn, not cut the first one off
             "--verbose", "False",

@@ -341,7 +341,11 @@ def test_five_questions_at_once_get_answers_or_the_busy_message(served: Served) 
 
 
 # --- start and stop the app ---------------------------------------------------------------------
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
+STOPS = {"ctrl-c": signal.SIGINT, "sigterm": signal.SIGTERM, "sigkill": signal.SIGKILL, "ctrl-c-again": signal.SIGINT,
+         "sigterm-again": signal.SIGTERM}  # five starts and stops; SIGKILL leaves only the child's own watch
+
+
+@pytest.mark.parametrize("stop", STOPS.values(), ids=STOPS.keys())
 def test_stopping_the_app_stops_its_model_process(paths: dict[str, Path], tmp_path: Path, stop: int) -> None:
     app = Served(paths, tmp_path / "serve.log")
     try:
