@@ -55,8 +55,12 @@ class Settings(BaseSettings):
     llm_queue_timeout: float = Field(
         30.0, ge=0, description="Seconds a question waits while the local model answers others; then it is told 'busy'."
     )
-    llm_server_port: int = Field(0, ge=0, le=65535, description="Port of the local model process on 127.0.0.1; 0 = any free one.")
-    llm_gpu_layers: int = Field(0, ge=-1, description="Model layers llama.cpp puts on a GPU (-1 = all); needs a GPU build.")
+    llm_server_port: int = Field(
+        0, ge=0, le=65535, description="Port of the local model process on 127.0.0.1; 0 = any free one."
+    )
+    llm_gpu_layers: int = Field(
+        0, ge=-1, description="Model layers llama.cpp puts on a GPU (-1 = all); needs a GPU build."
+    )
     openai_base_url: str = Field("", description="OpenAI-compatible /v1 URL; empty = api.openai.com.")
     openai_model: str = Field("", description="Model name sent to the OpenAI-compatible server.")
     openai_api_key: SecretStr | None = Field(

@@ -231,7 +231,7 @@ class LocalModelServer:
         )
 
     def _launch(self, port: int) -> Child:
-        log = tempfile.TemporaryFile()
+        log = tempfile.TemporaryFile()  # noqa: SIM115 - the Child keeps it: its tail explains a failed start
         command = [
             sys.executable, "-c", WATCHED_SERVER,
             "--model", str(self.model), "--model_alias", self.name,

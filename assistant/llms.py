@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from llama_index.core.llms import LLM, ChatMessage, MessageRole
 from llama_index.core.prompts import PromptTemplate
@@ -138,7 +138,8 @@ def load_llamacpp(settings: Settings) -> LocalModelServer:
     check_model(path)
 
     def client(url: str, name: str) -> LLM:
-        return load_openai(settings.model_copy(update={"openai_base_url": url, "openai_model": name, "openai_api_key": None}))
+        served = {"openai_base_url": url, "openai_model": name, "openai_api_key": None}
+        return load_openai(settings.model_copy(update=served))
 
     return LocalModelServer(settings, path, client)
 
