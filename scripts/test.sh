@@ -3,11 +3,8 @@
 # The UI tests drive Debian's chromium (`apt-get install -y chromium`); .ci/run installs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VENV=${VENV:-.venv}
-[ -x "$VENV/bin/python" ] || python3.11 -m venv "$VENV" 2>/dev/null || python3 -m venv "$VENV"
-"$VENV/bin/pip" install -q --upgrade pip
-# torch==2.13.0 is pinned: pip takes the local CPU build instead of several GB of CUDA packages.
-"$VENV/bin/pip" install -q -e ".[dev,local-llm,openai]"
+export VENV=${VENV:-.venv}
+bash scripts/install.sh dev,local-llm,openai  # llama.cpp built portably, and checked
 export PATH="$PWD/$VENV/bin:$PATH"
 
 # The gold set, per answer mode, against eval/thresholds.toml (exit 1 when a metric drops below).

@@ -1,5 +1,6 @@
-"""LLM answer modes with real components: SmolLM2-135M through llama.cpp, and the same GGUF behind
-llama-cpp-python's OpenAI-compatible server started here on 127.0.0.1.
+"""LLM answer modes with real components: SmolLM2-135M in the llama.cpp server process that `llamacpp` mode
+starts, and the same GGUF behind llama-cpp-python's OpenAI-compatible server started here on 127.0.0.1
+for `openai` mode (the model process itself is tested in test_llm_process.py).
 
 A 135M model rarely writes [n] markers; the citation check attributes every generated sentence to
 the source sentence that supports it. These tests assert what that check guarantees whatever the

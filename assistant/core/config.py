@@ -55,7 +55,17 @@ class Settings(BaseSettings):
     llm_context_window: int = Field(4096, ge=512, description="LLM context window in tokens; sources are packed to fit.")
     llm_max_tokens: int = Field(256, ge=16, description="Most tokens an LLM answer may generate.")
     llm_temperature: float = Field(0.0, ge=0, le=1)
-    llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the OpenAI-compatible server.")
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the LLM server's next words.")
+    llm_start_timeout: float = Field(120.0, gt=0, description="Seconds the local model process may take to start.")
+    llm_queue_timeout: float = Field(
+        30.0, ge=0, description="Seconds a question waits while the local model answers others; then it is told 'busy'."
+    )
+    llm_server_port: int = Field(
+        0, ge=0, le=65535, description="Port of the local model process on 127.0.0.1; 0 = any free one."
+    )
+    llm_gpu_layers: int = Field(
+        0, ge=-1, description="Model layers llama.cpp puts on a GPU (-1 = all); needs a GPU build."
+    )
     openai_base_url: str = Field("", description="OpenAI-compatible /v1 URL; empty = api.openai.com.")
     openai_model: str = Field("", description="Model name sent to the OpenAI-compatible server.")
     openai_api_key: SecretStr | None = Field(

