@@ -176,9 +176,15 @@ def _sync(
     def embed(texts: list[str]) -> np.ndarray:
         return np.asarray(model.get_text_embedding_batch(texts, show_progress=show), dtype=np.float32)
 
+    embedder = model
+    if settings.sentence_vectors == "chunk" and settings.embed_backend != "torch":
+        from assistant.chunk_sentence_vectors import ChunkSentenceEmbedder
+
+        embedder = ChunkSentenceEmbedder(model=model)
+        embed = embedder.embed
     try:
         pipeline = IngestionPipeline(
-            transformations=[OffsetChunker(chunk_size=build.chunk_size, chunk_overlap=build.chunk_overlap), model],
+            transformations=[OffsetChunker(chunk_size=build.chunk_size, chunk_overlap=build.chunk_overlap), embedder],
             docstore=docstore,
             vector_store=index.vector_store(),
             docstore_strategy=DocstoreStrategy.UPSERTS_AND_DELETE,
@@ -187,7 +193,8 @@ def _sync(
         pipeline.run(documents=documents, show_progress=show)
         index.persist_docstore(docstore)
         report.chunks = build_keyword_index(index, embed)
-        index.write_manifest(build, documents=len(documents), chunks=report.chunks)
+        index.write_manifest(build, documents=len(documents), chunks=report.chunks,
+                             embed_backend=settings.embed_backend, sentence_vectors=settings.sentence_vectors)
     except OSError as exc:
         raise IndexStateError(f"cannot write the index at {index.path} ({exc.strerror or exc}); check disk space and permissions") from None
     return report
