@@ -20,7 +20,8 @@ from assistant.onnx_embedding import OnnxEmbedding
 
 
 class ChunkSentenceEmbedder(TransformComponent):
-    model: OnnxEmbedding
+    model: OnnxEmbedding  # embeds the chunks
+    rest: OnnxEmbedding  # embeds the sentences the chunk pass cut off
     pooled: dict[str, np.ndarray] = Field(default_factory=dict)  # sentence text -> float16 unit vector
 
     def __call__(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[BaseNode]:
@@ -41,5 +42,5 @@ class ChunkSentenceEmbedder(TransformComponent):
     def embed(self, texts: list[str]) -> np.ndarray:
         """Unit rows for `texts`: pooled where the chunk pass gave one, the model's own for the rest."""
         missing = [text for text in texts if text not in self.pooled]
-        fresh = dict(zip(missing, self.model.encoder.encode(missing)[0])) if missing else {}
+        fresh = dict(zip(missing, self.rest.encoder.encode(missing)[0])) if missing else {}
         return np.stack([self.pooled[t].astype(np.float32) if t in self.pooled else fresh[t] for t in texts])

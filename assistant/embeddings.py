@@ -52,15 +52,25 @@ def _load_onnx(folder: str, precision: str, cache_dir: Path, threads: int) -> An
 
     if not Path(folder).is_dir():
         raise ConfigError(f"the ONNX embed backends need a model folder, not {folder!r}; set ASSISTANT_EMBED_BACKEND=torch")
-    return load_onnx_embedding(Path(folder), "int8" if precision == "onnx-int8" else "fp32", cache_dir, threads)
+    return load_onnx_embedding(Path(folder), precision, cache_dir, threads)  # type: ignore[arg-type]
 
 
 def load_embed_model(settings: Settings) -> Any:
-    """Loaded once per process and shared (the model takes ~1 s and 90 MB)."""
+    """The model for questions and sentences, loaded once per process and shared (~1 s, 90 MB). fp32 under
+    both ONNX backends: the answerer's support thresholds are calibrated on fp32 vectors, and with int8
+    sentence vectors a gold question 0.004 below the abstention threshold crossed it."""
     folder = _model_folder(settings.embed_model)
     if settings.embed_backend == "torch":
         return _load(folder, settings.embed_batch_size)
-    return _load_onnx(folder, settings.embed_backend, settings.onnx_cache_dir.expanduser(), settings.embed_threads)
+    return _load_onnx(folder, "fp32", settings.onnx_cache_dir.expanduser(), settings.embed_threads)
+
+
+def load_passage_model(settings: Settings) -> Any:
+    """The model for chunks, most of an ingest's work: int8 under onnx-int8 (rankings hold, README "Ingest
+    speed"), else the same as load_embed_model."""
+    if settings.embed_backend != "onnx-int8":
+        return load_embed_model(settings)
+    return _load_onnx(_model_folder(settings.embed_model), "int8", settings.onnx_cache_dir.expanduser(), settings.embed_threads)
 
 
 @contextmanager

@@ -17,7 +17,7 @@ from llama_index.core.schema import BaseNode, TransformComponent
 
 from assistant.config import Settings
 from assistant.documents import SUPPORTED_SUFFIXES, LoadResult, Problem, SourceDocument, load_corpus
-from assistant.embeddings import embed_model_name, load_embed_model
+from assistant.embeddings import embed_model_name, load_embed_model, load_passage_model
 from assistant.errors import CorpusError, IndexStateError
 from assistant.keyword import all_chunks, build_keyword_index, term_stats_current, write_term_stats
 from assistant.store import BuildSettings, IndexDir
@@ -176,11 +176,11 @@ def _sync(
     def embed(texts: list[str]) -> np.ndarray:
         return np.asarray(model.get_text_embedding_batch(texts, show_progress=show), dtype=np.float32)
 
-    embedder = model
+    embedder = load_passage_model(settings)
     if settings.sentence_vectors == "chunk" and settings.embed_backend != "torch":
         from assistant.chunk_sentence_vectors import ChunkSentenceEmbedder
 
-        embedder = ChunkSentenceEmbedder(model=model)
+        embedder = ChunkSentenceEmbedder(model=embedder, rest=model)
         embed = embedder.embed
     try:
         pipeline = IngestionPipeline(

@@ -75,6 +75,7 @@ class OnnxEncoder:
         # tokenizer.json carries its own truncation (128) and fixed padding; sentence-transformers uses neither.
         self.tokenizer.enable_truncation(self.recipe.max_length)
         self.tokenizer.no_padding()
+        self.model = model
         self.session = session(model)
         self.width = int(self.session.get_outputs()[0].shape[-1])
         self.threads = threads or os.cpu_count() or 1
@@ -110,7 +111,7 @@ class OnnxEncoder:
             vectors[group] = self.pool(states, mask)
             if spans is not None:
                 for row, i in enumerate(group):
-                    pooled[i] = self.pool_spans(states[row], encodings[i], texts[i], spans[i])
+                    pooled[i] = self.pool_spans(states[row, : len(encodings[i].ids)], encodings[i], texts[i], spans[i])
 
         groups = self.batches([len(e.ids) for e in encodings])
         if self.threads == 1 or len(groups) == 1:
