@@ -48,7 +48,7 @@ def test_export_and_quantize_any_bert_folder_into_a_cache_keyed_by_content(tmp_p
     made = int8.stat().st_mtime_ns
     assert cached_model(encoder, "int8", cache) == int8 and int8.stat().st_mtime_ns == made  # reused, not redone
 
-    ids = np.array([[101, 7, 8, 9, 102]])
+    ids = np.array([[1, 7, 8, 9, 2]])
     feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
     assert session(int8).run(None, feeds)[0].shape == (1, 5, 32)
 
@@ -114,3 +114,37 @@ def test_sentence_spans_pool_the_chunk_pass(folder: Path) -> None:
     # In context, yet each span stays nearest its own sentence.
     assert float(pooled[0] @ alone[0]) > float(pooled[0] @ alone[1])
     assert float(pooled[1] @ alone[1]) > float(pooled[1] @ alone[0])
+
+
+def test_int8_embeds_chunks_and_fp32_questions_and_sentences() -> None:
+    from assistant.embeddings import load_passage_model
+
+    int8 = load_settings(embed_backend="onnx-int8")
+    assert load_passage_model(int8).encoder.model.name == "hidden-int8.onnx"
+    assert load_embed_model(int8).encoder.model.name == "hidden-fp32.onnx"
+    torch = load_settings(embed_backend="torch")
+    assert load_passage_model(torch) is load_embed_model(torch)
+    assert type(load_embed_model(torch)).__name__ == "HuggingFaceEmbedding"
+
+
+def test_ingest_with_sentence_vectors_from_the_chunk_pass(tmp_path: Path) -> None:
+    """Sentences inside the model's window get the chunk pass's pooled vector; the rest are embedded alone."""
+    from assistant.ingest import ingest
+    from assistant.keyword import all_chunks, chunk_sentences
+    from assistant.store import IndexDir
+    from assistant.vectors import SentenceVectors
+    from conftest import copy_corpus
+
+    # 600-token chunks: the model reads the first 256 word pieces of each, so later sentences are cut off.
+    settings = load_settings(corpus_dir=copy_corpus(tmp_path / "corpus"), index_dir=tmp_path / "index", sentence_vectors="chunk",
+                             chunk_size=600)
+    ingest(settings, progress=False)
+    index = IndexDir(settings.index_dir)
+    assert index.manifest()["embed_backend"] == "onnx-int8" and index.manifest()["sentence_vectors"] == "chunk"
+    stored = SentenceVectors.load(index.path)
+    sentences = list(dict.fromkeys(s for node in all_chunks(index) for s in chunk_sentences(node.text)))
+    assert stored is not None and len(stored.keys) == len(sentences)
+    alone = np.asarray(load_embed_model(settings).get_text_embedding_batch(sentences))
+    cosines = np.array([float(stored.get(s) @ v) for s, v in zip(sentences, alone)])
+    assert (cosines < 0.99).mean() > 0.3  # from the chunk pass, in context
+    assert (cosines > 0.999).any()  # the sentences truncation cut off were embedded by themselves
