@@ -10,7 +10,8 @@ cores) embedding the same chunk texts alone, measured before and after the inges
 chunks/s over its mean (target >= 1.6, issue 25). Models are loaded before timing; the ONNX model's first
 use (export + quantize, once per machine) is timed on its own into a temporary cache.
 
-Also: each backend embedding the chunk texts and the sentences alone; the cosine of every chunk and
+Under onnx-int8 the chunks are embedded in int8 and sentences and questions in fp32 (assistant/embeddings.py).
+Also: each model embedding the chunk texts and the sentences alone; the cosine of every chunk and
 sentence vector with torch fp32's (from the built indexes); with --sweep, padded tokens per batch and
 how the cores are used. The CPU is shared: compare rows of one run, not runs.
 Writes eval/reports/ingest.json and .md.
@@ -37,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import BENCHMARKS, ROOT, mean, table, write_report  # noqa: E402
 
 from assistant.config import Settings, load_settings  # noqa: E402
-from assistant.embeddings import _model_folder, load_embed_model  # noqa: E402
+from assistant.embeddings import _model_folder, load_embed_model, load_passage_model  # noqa: E402
 from assistant.ingest import ingest  # noqa: E402
 from assistant.keyword import all_chunks, chunk_sentences  # noqa: E402
 from assistant.store import IndexDir  # noqa: E402
@@ -58,10 +59,6 @@ def clock(work: Callable[[], Any]) -> tuple[Any, float, float]:
 def variant_settings(base: dict[str, Any], variant: str) -> Settings:
     backend, sentences = variant.split("/")
     return load_settings(**base, embed_backend=backend, sentence_vectors=sentences)
-
-
-def embed_all(settings: Settings, texts: list[str]) -> np.ndarray:
-    return np.asarray(load_embed_model(settings).get_text_embedding_batch(texts), dtype=np.float32)
 
 
 def first_use(folder: Path) -> dict[str, Any]:
@@ -98,7 +95,7 @@ def sweep(settings: Settings, chunks: list[str], sentences: list[str]) -> list[d
     """Texts/s of the int8 encoder by padded tokens per batch and by how the cores are used."""
     from assistant.onnx_export import session
 
-    encoder = load_embed_model(settings).encoder
+    encoder = load_passage_model(settings).encoder
     original = (encoder.batch_tokens, encoder.threads, encoder.session)
     rows = []
     cores = os.cpu_count() or 1
@@ -141,7 +138,7 @@ def main() -> None:
         print(f"first use: {first}", file=sys.stderr)
         for variant in variants:  # loaded (and exported into the real cache) before any timing
             load_embed_model(variant_settings(base, variant))
-        load_embed_model(torch_settings)
+            load_passage_model(variant_settings(base, variant))
 
         rows: list[dict[str, Any]] = []
         built: dict[str, IndexDir] = {}
@@ -150,7 +147,7 @@ def main() -> None:
         reference: list[float] = []
 
         def torch_reference() -> None:
-            _, wall, _ = clock(lambda: embed_all(torch_settings, chunk_texts))
+            _, wall, _ = clock(lambda: load_embed_model(torch_settings).get_text_embedding_batch(chunk_texts))
             reference.append(len(chunk_texts) / wall)
             print(f"torch fp32 embeds {len(chunk_texts)} chunk texts: {reference[-1]:.1f}/s", file=sys.stderr)
 
@@ -174,11 +171,13 @@ def main() -> None:
             row["ratio_to_torch_chunks"] = round(row["chunks_per_s"] / yardstick, 2)
 
         embedding = []
-        for backend in dict.fromkeys(v.split("/")[0] for v in variants):
-            settings = load_settings(**base, embed_backend=backend)
-            row = {"backend": backend}
+        models = {"torch fp32": load_embed_model(torch_settings),
+                  "onnx fp32": load_embed_model(load_settings(**base, embed_backend="onnx-fp32")),
+                  "onnx int8": load_passage_model(load_settings(**base, embed_backend="onnx-int8"))}
+        for name, model in models.items():
+            row = {"model": name}
             for label, texts in (("chunks", chunk_texts), ("sentences", sentences)):
-                _, wall, cpu = clock(lambda: embed_all(settings, texts))
+                _, wall, cpu = clock(lambda: model.get_text_embedding_batch(texts))
                 row[f"{label}_per_s"] = round(len(texts) / wall, 1)
                 row[f"{label}_per_cpu_s"] = round(len(texts) / cpu, 1)
             embedding.append(row)
@@ -208,7 +207,7 @@ def main() -> None:
           "ratio = ingest chunks/s over their mean (target ≥ 1.6).", "",
           table(rows, ["variant", "chunks", "seconds", "cpu_s", "chunks_per_s", "ratio_to_torch_chunks"]), "",
           "Embedding alone (texts/s; per CPU-second of this process):", "",
-          table(embedding, ["backend", "chunks_per_s", "chunks_per_cpu_s", "sentences_per_s", "sentences_per_cpu_s"]), "",
+          table(embedding, ["model", "chunks_per_s", "chunks_per_cpu_s", "sentences_per_s", "sentences_per_cpu_s"]), "",
           "Cosine with torch fp32's vectors, every chunk and sentence of the corpus:", "",
           table(cosines, ["variant", "chunk_cos_mean", "chunk_cos_min", "sentence_cos_mean", "sentence_cos_p01", "sentence_cos_min"]), "",
           f"First use on a new machine: export {first['export_s']} s ({first['fp32_mb']} MB fp32), "
