@@ -56,6 +56,16 @@ def clock(work: Callable[[], Any]) -> tuple[Any, float, float]:
     return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
+def rates(embed: Callable[[list[str]], Any], chunks: list[str], sentences: list[str]) -> dict[str, float]:
+    """Texts/s embedding the chunk texts, then the sentences: wall clock and per CPU-second."""
+    row = {}
+    for label, texts in (("chunks", chunks), ("sentences", sentences)):
+        _, wall, cpu = clock(lambda: embed(texts))
+        row[f"{label}_per_s"] = round(len(texts) / wall, 1)
+        row[f"{label}_per_cpu_s"] = round(len(texts) / cpu, 1)
+    return row
+
+
 def variant_settings(base: dict[str, Any], variant: str) -> Settings:
     backend, sentences = variant.split("/")
     return load_settings(**base, embed_backend=backend, sentence_vectors=sentences)
@@ -105,13 +115,8 @@ def sweep(settings: Settings, chunks: list[str], sentences: list[str]) -> list[d
         for tokens in SWEEP_TOKENS:
             for name, threads, sess in modes if tokens == original[0] else modes[:1]:
                 encoder.batch_tokens, encoder.threads, encoder.session = tokens, threads, sess
-                row = {"batch_tokens": tokens, "cores": name}
-                for label, texts in (("chunks", chunks), ("sentences", sentences)):
-                    _, wall, cpu = clock(lambda: encoder.encode(texts))
-                    row[f"{label}_per_s"] = round(len(texts) / wall, 1)
-                    row[f"{label}_per_cpu_s"] = round(len(texts) / cpu, 1)
-                rows.append(row)
-                print(row, file=sys.stderr)
+                rows.append({"batch_tokens": tokens, "cores": name} | rates(encoder.encode, chunks, sentences))
+                print(rows[-1], file=sys.stderr)
     finally:
         encoder.batch_tokens, encoder.threads, encoder.session = original
     return rows
@@ -175,13 +180,8 @@ def main() -> None:
                   "onnx fp32": load_embed_model(load_settings(**base, embed_backend="onnx-fp32")),
                   "onnx int8": load_passage_model(load_settings(**base, embed_backend="onnx-int8"))}
         for name, model in models.items():
-            row = {"model": name}
-            for label, texts in (("chunks", chunk_texts), ("sentences", sentences)):
-                _, wall, cpu = clock(lambda: model.get_text_embedding_batch(texts))
-                row[f"{label}_per_s"] = round(len(texts) / wall, 1)
-                row[f"{label}_per_cpu_s"] = round(len(texts) / cpu, 1)
-            embedding.append(row)
-            print(row, file=sys.stderr)
+            embedding.append({"model": name} | rates(model.get_text_embedding_batch, chunk_texts, sentences))
+            print(embedding[-1], file=sys.stderr)
 
         reference_variant = next((v for v in variants if v.startswith("torch/")), None)
         cosines = [{"variant": v} | agreement(built[reference_variant], built[v]) for v in variants if reference_variant and v != reference_variant]
