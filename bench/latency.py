@@ -1,6 +1,7 @@
 """Warm `ask` latency (target: p95 <= 150 ms on the MultiHop-RAG index), extractive mode.
 
     python bench/latency.py [--corpus DIR] [--index DIR] [--queries FILE] [--n 200] [--out eval/reports/latency.json]
+    python bench/latency.py --backends torch,onnx-int8   # the same questions on each embed backend, interleaved
 
 The index defaults to the one `python bench/multihop.py` builds for the configured chunking (in $BENCH_CACHE).
 
@@ -41,6 +42,7 @@ def main() -> None:
     parser.add_argument("--index", type=Path, help="default: the one multihop.py builds for the configured chunking")
     parser.add_argument("--queries", type=Path, default=DEFAULT_DATA / "queries.json")
     parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--backends", help="comma-separated embed backends to compare (default: the configured one)")
     parser.add_argument("--out", type=Path, default=ROOT / "eval" / "reports" / "latency.json")
     args = parser.parse_args()
     settings = load_settings()
@@ -48,35 +50,41 @@ def main() -> None:
 
     queries = [q["query"] for i, q in enumerate(json.loads(args.queries.read_text())) if in_split(i, "test")]
     warmup, measured = queries[:5], queries[5 : 5 + args.n]
-    started = time.perf_counter()
-    bot = Assistant.open(args.corpus or corpus_folder(DEFAULT_DATA, index_dir), index_dir)
-    open_s = time.perf_counter() - started
-    for question in warmup:
-        bot.ask(question)
+    corpus = args.corpus or corpus_folder(DEFAULT_DATA, index_dir)
+    backends = args.backends.split(",") if args.backends else [settings.embed_backend]
+    bots, opened = {}, {}
+    for backend in backends:
+        started = time.perf_counter()
+        bots[backend] = Assistant.open(corpus, index_dir, embed_backend=backend)
+        opened[backend] = time.perf_counter() - started
+        for question in warmup:
+            bots[backend].ask(question)
 
-    retrieve_ms, ask_ms, cpu_ms = [], [], []
+    timings = {backend: {"retrieve": [], "ask": [], "ask_cpu": []} for backend in backends}
     for question in measured:
-        started, cpu = time.perf_counter(), time.process_time()
-        answer = bot.ask(question)
-        ask_ms.append((time.perf_counter() - started) * 1000)
-        cpu_ms.append((time.process_time() - cpu) * 1000)
-        retrieve_ms.append(answer.timings_ms["retrieve"])  # its share of the same call, question embedding included
+        for backend, bot in bots.items():  # interleaved: a busy spell on the machine hits every backend alike
+            started, cpu = time.perf_counter(), time.process_time()
+            answer = bot.ask(question)
+            timings[backend]["ask"].append((time.perf_counter() - started) * 1000)
+            timings[backend]["ask_cpu"].append((time.process_time() - cpu) * 1000)  # CPU time of this process (all its threads): less sensitive to other load
+            timings[backend]["retrieve"].append(answer.timings_ms["retrieve"])  # its share of the same call, question embedding included
 
+    bot = next(iter(bots.values()))
     result = {
         "index": str(index_dir),
         "chunks": bot.index.manifest().get("chunks"),
         "questions": len(measured),
-        "open_s": round(open_s, 2),
-        "retrieve": summarise(retrieve_ms),
-        "ask": summarise(ask_ms),
-        "ask_cpu": summarise(cpu_ms),  # CPU time of this process (all its threads): less sensitive to other load
         "load_average_1m": round(os.getloadavg()[0], 2),  # other work on the machine inflates every timing
         "command": "python " + " ".join(sys.argv),
+        "backends": {
+            backend: {"open_s": round(opened[backend], 2)} | {step: summarise(values) for step, values in timings[backend].items()}
+            for backend in backends
+        },
     }
-    print(f"index {index_dir} ({result['chunks']} chunks), {len(measured)} questions, open {open_s:.1f}s, "
-          f"load average {result['load_average_1m']}")
-    rows = [{"step": step, **result[step]} for step in ("retrieve", "ask", "ask_cpu")]
-    print(table(rows, ["step", "p50_ms", "p95_ms", "max_ms", "mean_ms"]))
+    print(f"index {index_dir} ({result['chunks']} chunks), {len(measured)} questions, load average {result['load_average_1m']}")
+    rows = [{"backend": backend, "step": step, **result["backends"][backend][step]}
+            for backend in backends for step in ("retrieve", "ask", "ask_cpu")]
+    print(table(rows, ["backend", "step", "p50_ms", "p95_ms", "max_ms", "mean_ms"]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 

@@ -75,6 +75,7 @@ def test_rerun_does_not_embed(corpus: Path, tmp_path: Path, monkeypatch: pytest.
         raise AssertionError("an unchanged corpus must not be embedded again")
 
     monkeypatch.setattr(ingest_module, "load_embed_model", no_embedding)
+    monkeypatch.setattr(ingest_module, "load_passage_model", no_embedding)
     report = ingest(settings, progress=False)
     assert (report.added, report.unchanged) == (0, 2)
 

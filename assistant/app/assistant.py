@@ -97,7 +97,7 @@ class Assistant:
         return self._answerers[mode]
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        with one_thread():
+        with one_thread(self.settings):
             return np.asarray(load_embed_model(self.settings).get_text_embedding_batch(texts), dtype=np.float32)
 
     # --- corpus ---------------------------------------------------------------------------

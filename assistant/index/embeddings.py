@@ -46,15 +46,41 @@ def _load(folder: str, batch_size: int) -> Any:
         ) from None
 
 
+@lru_cache(maxsize=4)
+def _load_onnx(folder: str, precision: str, cache_dir: Path, threads: int) -> Any:
+    from assistant.index.onnx_embedding import load_onnx_embedding
+
+    if not Path(folder).is_dir():
+        raise ConfigError(f"the ONNX embed backends need a model folder, not {folder!r}; set ASSISTANT_EMBED_BACKEND=torch")
+    return load_onnx_embedding(Path(folder), precision, cache_dir, threads)  # type: ignore[arg-type]
+
+
 def load_embed_model(settings: Settings) -> Any:
-    """Loaded once per process and shared (the model takes ~1 s and 90 MB)."""
-    return _load(_model_folder(settings.embed_model), settings.embed_batch_size)
+    """The model for questions and sentences, loaded once per process and shared (~1 s, 90 MB). fp32 under
+    both ONNX backends: the answerer's support thresholds are calibrated on fp32 vectors, and with int8
+    sentence vectors a gold question 0.004 below the abstention threshold crossed it."""
+    folder = _model_folder(settings.embed_model)
+    if settings.embed_backend == "torch":
+        return _load(folder, settings.embed_batch_size)
+    return _load_onnx(folder, "fp32", settings.onnx_cache_dir.expanduser(), settings.embed_threads)
+
+
+def load_passage_model(settings: Settings) -> Any:
+    """The model for chunks, most of an ingest's work: int8 under onnx-int8 (rankings hold, README "Ingest
+    speed"), else the same as load_embed_model."""
+    if settings.embed_backend != "onnx-int8":
+        return load_embed_model(settings)
+    return _load_onnx(_model_folder(settings.embed_model), "int8", settings.onnx_cache_dir.expanduser(), settings.embed_threads)
 
 
 @contextmanager
-def one_thread() -> Iterator[None]:
+def one_thread(settings: Settings) -> Iterator[None]:
     """Embed a question on one thread: torch's pool spins while it waits, so with other work on the machine a
-    warm ask's p95 was 829 ms on 2 threads against 114 ms on 1 (bench/latency.py, load average 5)."""
+    warm ask's p95 was 829 ms on 2 threads against 114 ms on 1 (bench/latency.py, load average 5). The ONNX
+    backends run one batch on one thread already."""
+    if settings.embed_backend != "torch":
+        yield
+        return
     import torch
 
     threads = torch.get_num_threads()

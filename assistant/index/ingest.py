@@ -19,7 +19,7 @@ from assistant.core.config import Settings
 from assistant.core.errors import CorpusError, IndexStateError
 from assistant.core.tokens import encoding
 from assistant.corpus.documents import SUPPORTED_SUFFIXES, LoadResult, Problem, SourceDocument, load_corpus
-from assistant.index.embeddings import embed_model_name, load_embed_model
+from assistant.index.embeddings import embed_model_name, load_embed_model, load_passage_model
 from assistant.index.keyword import all_chunks, build_keyword_index, term_stats_current, write_term_stats
 from assistant.index.store import BuildSettings, IndexDir
 from assistant.index.vectors import SentenceVectors
@@ -176,9 +176,15 @@ def _sync(
     def embed(texts: list[str]) -> np.ndarray:
         return np.asarray(model.get_text_embedding_batch(texts, show_progress=show), dtype=np.float32)
 
+    embedder = load_passage_model(settings)
+    if settings.sentence_vectors == "chunk" and settings.embed_backend != "torch":
+        from assistant.index.chunk_sentence_vectors import ChunkSentenceEmbedder
+
+        embedder = ChunkSentenceEmbedder(model=embedder, rest=model)
+        embed = embedder.embed
     try:
         pipeline = IngestionPipeline(
-            transformations=[OffsetChunker(chunk_size=build.chunk_size, chunk_overlap=build.chunk_overlap), model],
+            transformations=[OffsetChunker(chunk_size=build.chunk_size, chunk_overlap=build.chunk_overlap), embedder],
             docstore=docstore,
             vector_store=index.vector_store(),
             docstore_strategy=DocstoreStrategy.UPSERTS_AND_DELETE,
@@ -187,7 +193,8 @@ def _sync(
         pipeline.run(documents=documents, show_progress=show)
         index.persist_docstore(docstore)
         report.chunks = build_keyword_index(index, embed)
-        index.write_manifest(build, documents=len(documents), chunks=report.chunks)
+        index.write_manifest(build, documents=len(documents), chunks=report.chunks,
+                             embed_backend=settings.embed_backend, sentence_vectors=settings.sentence_vectors)
     except OSError as exc:
         raise IndexStateError(f"cannot write the index at {index.path} ({exc.strerror or exc}); check disk space and permissions") from None
     return report

@@ -72,7 +72,12 @@ def build_keyword_index(index: IndexDir, embed: Embed) -> int:
 
 def chunk_sentences(text: str) -> list[str]:
     """A chunk's sentences as the sentence index holds them (a chunk without a sentence is one)."""
-    return [text[a:b] for a, b in sentence_spans(text) or [(0, len(text))]]
+    return [text[a:b] for a, b in chunk_sentence_spans(text)]
+
+
+def chunk_sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
+    """Where chunk_sentences finds them, shifted by `offset`."""
+    return sentence_spans(text, offset) or [(offset, offset + len(text))]
 
 
 def build_sentence_index(index: IndexDir, nodes: list[TextNode], stemmer: Any) -> list[str]:
