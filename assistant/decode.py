@@ -11,9 +11,6 @@ BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
 )
 BINARY = "binary content, not text; convert it to .txt, .md, .html, .pdf or .docx"
-# Text whose non-ASCII characters are nearly all valid UTF-8 is UTF-8 with a few damaged bytes (a file cut
-# mid-character, one pasted symbol), not a legacy encoding: read any other way, every accent would be garbled.
-DAMAGED_UTF8_SHARE = 0.1
 
 
 class NotText(ValueError):
@@ -34,7 +31,10 @@ def decode_text(data: bytes) -> tuple[str, str]:
     text = data.decode("utf-8", errors="replace")
     damaged = text.count("\ufffd") - data.count("\ufffd".encode())
     valid = len(text) - len(text.encode("ascii", "ignore")) - text.count("\ufffd")
-    if valid and damaged <= DAMAGED_UTF8_SHARE * valid:
+    # As many valid multi-byte characters as broken ones: UTF-8 with damage (a file cut mid-character, a pasted
+    # symbol), not a legacy encoding, whose text almost never forms valid UTF-8 ("Ã©"); read any other way,
+    # every accent would be garbled.
+    if valid and damaged <= valid:
         return text.removeprefix("\ufeff"), (
             f"{damaged} byte(s) are not valid UTF-8 (the first at byte {first_bad}) and read as \ufffd; "
             "save the file as UTF-8 to fix them"
