@@ -4,12 +4,14 @@ charset-normalizer recognises (Windows-1252, Latin-2, KOI8-R, Shift-JIS ...), wi
 from __future__ import annotations
 
 import codecs
+import re
 
 # A byte-order mark names its encoding; it comes first, as UTF-16 and UTF-32 text is full of NUL bytes.
 BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
     (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
 )
+NON_ASCII = re.compile(r"[^\x00-\x7f]")
 BINARY = "binary content, not text; convert it to .txt, .md, .html, .pdf or .docx"
 
 
@@ -43,7 +45,15 @@ def decode_text(data: bytes) -> tuple[str, str]:
     if encoding is None:
         raise NotText(f"not UTF-8 (byte {first_bad}) and no other encoding fits; save the file as UTF-8")
     name = f"Windows-{encoding[2:]}" if encoding.startswith("cp125") else encoding
-    return data.decode(encoding), f"not UTF-8; read as {name} (detected); save it as UTF-8 to be sure"
+    text = data.decode(encoding)
+    return text, f'not UTF-8; read as {name} (detected), e.g. "{sample(text)}"; save it as UTF-8 to be sure'
+
+
+def sample(text: str) -> str:
+    """The words around the first non-ASCII character, where a wrong guess shows ("Ã©t├⌐")."""
+    found = NON_ASCII.search(text)
+    start = found.start() if found else 0
+    return " ".join(text[max(0, start - 12) : start + 12].split())
 
 
 def legacy_encoding(data: bytes) -> str | None:

@@ -49,7 +49,7 @@ def main() -> None:
     queries = [q["query"] for i, q in enumerate(json.loads(args.queries.read_text())) if in_split(i, "test")]
     warmup, measured = queries[:5], queries[5 : 5 + args.n]
     started = time.perf_counter()
-    bot = Assistant.open(args.corpus or corpus_folder(DEFAULT_DATA, index_dir), index_dir)
+    bot = Assistant.open(args.corpus or corpus_folder(DEFAULT_DATA, index_dir), index_dir, follow_outside_symlinks=True)
     open_s = time.perf_counter() - started
     for question in warmup:
         bot.ask(question)
