@@ -52,16 +52,21 @@ def ingest(
     corpus: CorpusOpt = None,
     index: IndexOpt = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop the index and embed everything again.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any file was skipped.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Index new and changed documents, drop deleted ones."""
+    """Index new and changed documents, drop deleted ones. With --json, the last line also lists what was
+    skipped ({path, reason}), kept at its indexed version, and indexed with a warning ({path, message})."""
     from assistant.index.ingest import ingest as run_ingest
 
     settings = settings_from(corpus_dir=corpus, index_dir=index)
     report = run_ingest(settings, rebuild=rebuild)
     print_report(report)
     if as_json:
-        print(json.dumps(report.summary()))
+        print(json.dumps(report.as_dict()))
+    if strict and report.problems:
+        err.print(f"[bold red]strict:[/] {len(report.problems)} file(s) skipped", soft_wrap=True)
+        raise typer.Exit(1)
 
 
 def print_report(report: Any) -> None:

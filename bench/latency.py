@@ -55,7 +55,7 @@ def main() -> None:
     bots, opened = {}, {}
     for backend in backends:
         started = time.perf_counter()
-        bots[backend] = Assistant.open(corpus, index_dir, embed_backend=backend)
+        bots[backend] = Assistant.open(corpus, index_dir, embed_backend=backend, follow_outside_symlinks=True)
         opened[backend] = time.perf_counter() - started
         for question in warmup:
             bots[backend].ask(question)

@@ -110,7 +110,7 @@ def index_dir_for(chunk_size: int, chunk_overlap: int) -> Path:
 
 
 def corpus_folder(data: Path, index_dir: Path) -> Path:
-    """A folder holding only corpus.json (linked), for our ingest."""
+    """A folder holding only corpus.json, linked to the shared copy: open it with follow_outside_symlinks=True."""
     folder = index_dir.parent / f"{index_dir.name}-corpus"
     folder.mkdir(parents=True, exist_ok=True)
     link = folder / "corpus.json"
@@ -172,7 +172,7 @@ def main() -> None:
     index_dir = args.index_dir or index_dir_for(settings.chunk_size, settings.chunk_overlap)
     queries = load_queries(args.data, args.split, args.limit)
     started = time.perf_counter()
-    bot = Assistant.open(corpus_dir=corpus_folder(args.data, index_dir), index_dir=index_dir,
+    bot = Assistant.open(corpus_dir=corpus_folder(args.data, index_dir), index_dir=index_dir, follow_outside_symlinks=True,
                          chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap)
     open_seconds = round(time.perf_counter() - started, 1)
     bot.retrieve("warm-up question about the news")

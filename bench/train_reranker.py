@@ -149,7 +149,7 @@ def main() -> None:
     settings = load_settings()
     index_dir = args.index_dir or index_dir_for(settings.chunk_size, settings.chunk_overlap)
     started = time.perf_counter()
-    bot = Assistant.open(corpus_dir=corpus_folder(args.data, index_dir), index_dir=index_dir)
+    bot = Assistant.open(corpus_dir=corpus_folder(args.data, index_dir), index_dir=index_dir, follow_outside_symlinks=True)
     queries = [q for q in load_queries(args.data, "dev", None) if q["evidence_list"]]
     data = collect(bot, queries)
     rows = generalisation(data, args.seeds)

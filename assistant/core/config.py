@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     history_tokens: int = Field(512, ge=0, description="Token budget for the conversation history.")
 
     lock_timeout: float = Field(600.0, ge=0, description="Seconds to wait for another ingest to finish.")
+    max_file_mb: float = Field(100.0, gt=0, description="Larger corpus files are skipped unread (a 30 MB text file ingests).")
+    follow_outside_symlinks: bool = Field(
+        False, description="Read links in the corpus that point outside it; by default they are skipped."
+    )
 
     retrieval: RetrievalTuning = Field(default_factory=RetrievalTuning, description="Candidates for the reranker.")
     question: QuestionTuning = Field(default_factory=QuestionTuning, description="Spelling, overviews.")

@@ -8,6 +8,7 @@ The document id is the path relative to the corpus root (JSON article lists: the
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import io
 import json
 import logging
@@ -21,12 +22,17 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from assistant.corpus.decode import BINARY, NotText, decode_text
+from assistant.corpus.safe_read import UnreadableFile, check_inside, megabytes, read_limited
+
 SIDECAR_SUFFIX = ".meta.toml"
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".docx", ".json"}
 FRONT_MATTER = re.compile(r"\A---\r?\n(.*?)\r?\n---\r?\n", re.DOTALL)
 INVISIBLE_TAGS = ("script", "style", "noscript", "template", "head", "svg", "iframe", "object")
+MAX_FILE_BYTES = 100_000_000  # the default of the max_file_mb setting: larger files are skipped unread
+MAX_SIDECAR_BYTES = 1_000_000
 
 
 class DocumentError(Exception):
@@ -97,19 +103,33 @@ class Problem:
 
 
 @dataclass
+class FileWarning:
+    """Something wrong with a file that was still indexed (an unknown sidecar key, a guessed encoding)."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+@dataclass
 class LoadResult:
     documents: list[SourceDocument] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[FileWarning] = field(default_factory=list)
 
 
-def load_corpus(root: Path) -> LoadResult:
-    """Every supported file below root; a bad file becomes a Problem and the rest still load."""
+def load_corpus(root: Path, follow_outside_symlinks: bool = False, max_bytes: int = MAX_FILE_BYTES) -> LoadResult:
+    """Every supported file below root; a bad file becomes a Problem and the rest still load. Links are read
+    only when they resolve to a regular file inside root (or anywhere, with follow_outside_symlinks)."""
     result = LoadResult()
     if not root.is_dir():
         result.problems.append(Problem(str(root), "corpus folder not found; pass --corpus DIR with your documents"))
         return result
     seen: set[str] = set()
-    for path in sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()):
+    # Everything but real folders: links (to anything), pipes and devices each get a reason rather than silence.
+    for path in sorted(p for p in root.rglob("*") if p.is_symlink() or not p.is_dir()):
         rel = path.relative_to(root).as_posix()
         if any(part.startswith(".") for part in path.relative_to(root).parts):
             continue  # hidden files and folders (.git, .DS_Store) are not documents
@@ -117,44 +137,56 @@ def load_corpus(root: Path) -> LoadResult:
             if not Path(str(path)[: -len(SIDECAR_SUFFIX)]).exists():
                 result.problems.append(Problem(rel, "metadata sidecar without its document; remove it or add the document"))
             continue
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            result.problems.append(
-                Problem(rel, f"unsupported file type {path.suffix or '(none)'!r}; use {', '.join(sorted(SUPPORTED_SUFFIXES))}")
-            )
-            continue
         try:
-            for doc in load_file(path, rel):
+            if path.is_symlink():
+                check_inside(path, root, follow_outside_symlinks)
+                if path.is_dir():  # rglob does not descend into linked folders, which could loop
+                    raise DocumentError("link to a folder, not followed; move or copy the folder into the corpus")
+            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
+                raise DocumentError(f"unsupported file type {path.suffix or '(none)'!r}; use {supported}")
+            for doc in load_file(path, rel, max_bytes):
                 if isinstance(doc, Problem):
                     result.problems.append(doc)
-                    continue
-                if doc.doc_id in seen:
+                elif isinstance(doc, FileWarning):
+                    result.warnings.append(doc)
+                elif doc.doc_id in seen:
                     raise DocumentError(f"duplicate document id {doc.doc_id!r}; ids must be unique")
-                seen.add(doc.doc_id)
-                result.documents.append(doc)
-        except DocumentError as exc:
+                else:
+                    seen.add(doc.doc_id)
+                    result.documents.append(doc)
+        except (DocumentError, UnreadableFile) as exc:
             result.problems.append(Problem(rel, str(exc)))
+        except Exception as exc:  # a parser's own failure on a hostile file must not end the whole run
+            reason = str(exc).splitlines()[0] if str(exc) else ""
+            result.problems.append(
+                Problem(rel, f"cannot be read ({type(exc).__name__}{': ' + reason if reason else ''}); check or re-save the file")
+            )
     return result
 
 
-def load_file(path: Path, rel: str) -> Iterator[SourceDocument | Problem]:
-    """The file's documents; a JSON list also yields a Problem for each article it skips."""
+def load_file(path: Path, rel: str, max_bytes: int = MAX_FILE_BYTES) -> Iterator[SourceDocument | Problem | FileWarning]:
+    """The file's documents, then a FileWarning for anything it had to guess or leave out; a JSON list also
+    yields a Problem for each article it skips."""
     suffix = path.suffix.lower()
+    notes: list[str] = []
     if suffix == ".json":
-        yield from _articles(path, rel)
+        yield from _articles(path, rel, max_bytes, notes)
+        yield from (FileWarning(rel, note) for note in notes)
         return
     page_starts: list[int] = []
     if suffix == ".pdf":
-        text, page_starts = _pdf(path)
+        text, page_starts = _pdf(path, max_bytes)
         meta = Metadata()
     elif suffix == ".docx":
-        text, meta = _docx(path)
+        text, meta = _docx(path, max_bytes)
     else:
-        raw = _read_text(path)
+        raw = _read_text(path, max_bytes, notes)
         if suffix in HTML_SUFFIXES:
             text, meta = _html(raw)
         else:
-            text, meta = _front_matter(raw, rel)
-    meta = _merge(meta, _sidecar(path, rel))
+            text, meta = _front_matter(raw, notes)
+    meta = _merge(meta, _sidecar(path, notes))
     if not text.strip():
         raise DocumentError("no text in the file; add text or remove it")
     yield SourceDocument(
@@ -169,27 +201,32 @@ def load_file(path: Path, rel: str) -> Iterator[SourceDocument | Problem]:
         category=meta.category,
         page_starts=page_starts,
     )
+    yield from (FileWarning(rel, note) for note in notes)
 
 
-def _read_bytes(path: Path, binary: bool = False) -> bytes:
-    """The file's bytes; unless the format is `binary` (.docx is a zip), NUL bytes mean it is not text."""
+def _read_bytes(path: Path, max_bytes: int, binary: bool = False) -> bytes:
+    """The file's bytes, read with a size limit; unless the format is `binary` (.docx, .pdf), NUL bytes mean
+    it is not text."""
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DocumentError(f"cannot read the file ({exc.strerror or exc}); check its permissions") from None
+        data = read_limited(path, max_bytes)
+    except UnreadableFile as exc:
+        raise DocumentError(str(exc)) from None
     if not data.strip():
         raise DocumentError("the file is empty; add text or remove it")
     if not binary and b"\x00" in data[:8192]:
-        raise DocumentError("binary content, not text; convert it to .txt, .md, .html, .pdf or .docx")
+        raise DocumentError(BINARY)
     return data
 
 
-def _read_text(path: Path) -> str:
-    data = _read_bytes(path)
+def _read_text(path: Path, max_bytes: int, notes: list[str]) -> str:
+    """The text in UTF-8, or in the encoding its bytes show (noted)."""
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DocumentError(f"not UTF-8 (byte {exc.start}); save the file as UTF-8") from None
+        text, note = decode_text(_read_bytes(path, max_bytes, binary=True))
+    except NotText as exc:
+        raise DocumentError(str(exc)) from None
+    if note:
+        notes.append(note)
+    return text
 
 
 def _first_line(text: str) -> str:
@@ -200,27 +237,52 @@ def _first_line(text: str) -> str:
     return ""
 
 
-def _front_matter(raw: str, rel: str) -> tuple[str, Metadata]:
+def _front_matter(raw: str, notes: list[str]) -> tuple[str, Metadata]:
     match = FRONT_MATTER.match(raw)
     if not match:
         return raw, Metadata()
     try:
-        data = yaml.safe_load(match.group(1)) or {}
-        if not isinstance(data, dict):
-            raise DocumentError("front matter is not a key: value mapping")
-        return raw[match.end() :], Metadata(**data)
-    except (yaml.YAMLError, ValidationError, TypeError) as exc:
-        raise DocumentError(f"bad front matter: {_first_error(exc)}; fix the block between the --- lines") from None
+        data = yaml.safe_load(match.group(1))
+    except yaml.YAMLError as exc:
+        notes.append(f"front matter unreadable ({_first_error(exc)}), its metadata not used; fix the block between the --- lines")
+        return raw[match.end() :], Metadata()
+    return raw[match.end() :], _metadata(data or {}, "the front matter", notes)
 
 
-def _sidecar(path: Path, rel: str) -> Metadata:
+def _sidecar(path: Path, notes: list[str]) -> Metadata:
+    """The metadata of `<file>.meta.toml`; a sidecar never keeps its document out of the index: what is
+    wrong in it is left out and noted."""
     sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
     if not sidecar.exists():
         return Metadata()
     try:
-        return Metadata(**tomllib.loads(sidecar.read_text(encoding="utf-8")))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ValidationError, TypeError) as exc:
-        raise DocumentError(f"bad metadata in {sidecar.name}: {_first_error(exc)}; fix that file") from None
+        data = tomllib.loads(read_limited(sidecar, MAX_SIDECAR_BYTES).decode("utf-8"))
+    except (UnreadableFile, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        notes.append(f"{sidecar.name} unreadable ({_first_error(exc)}), its metadata not used; fix that file")
+        return Metadata()
+    return _metadata(data, sidecar.name, notes)
+
+
+def _metadata(data: object, where: str, notes: list[str]) -> Metadata:
+    """The valid keys of a sidecar or front matter; an unknown key ("titel") or a bad value is left out, noted."""
+    if not isinstance(data, dict):
+        notes.append(f"{where} is not a list of keys and values, not used; write key = value lines")
+        return Metadata()
+    fields = list(Metadata.model_fields)
+    valid: dict[str, object] = {}
+    for key, value in data.items():
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), fields, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"the keys are {', '.join(fields)}"
+            notes.append(f"unknown key {key!r} in {where} ignored; {hint}")
+            continue
+        try:
+            Metadata.model_validate({key: value})
+        except ValidationError as exc:
+            notes.append(f"{key!r} in {where} ignored ({exc.errors()[0]['msg']}); fix it")
+            continue
+        valid[key] = value
+    return Metadata.model_validate(valid)
 
 
 def _merge(base: Metadata, override: Metadata) -> Metadata:
@@ -246,20 +308,25 @@ def _html(raw: str) -> tuple[str, Metadata]:
     return text, Metadata(title=title)
 
 
-def _pdf(path: Path) -> tuple[str, list[int]]:
+def _pdf(path: Path, max_bytes: int) -> tuple[str, list[int]]:
     """The text of the pages with text, joined by blank lines, and where each page (numbered from 1) starts.
     A page without text gets the start of the next one, so page numbers stay those of the file."""
     from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
+    from pypdf.errors import FileNotDecryptedError, PyPdfError
 
     # pypdf logs what it repairs or gives up on; a file it cannot read becomes one Problem line instead.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
-    _read_bytes(path)
+    data = _read_bytes(path, max_bytes, binary=True)  # a real PDF's compressed streams hold NUL bytes
+    if b"%PDF-" not in data[:1024]:
+        raise DocumentError("not a PDF (no %PDF- header at its start); give the file its real type, or save it as PDF again")
     try:
-        reader = PdfReader(path)
+        reader = PdfReader(io.BytesIO(data))  # opens a file with only an owner password ("no copying") as is
         pages = [page.extract_text() or "" for page in reader.pages]
+    except FileNotDecryptedError:
+        raise DocumentError("the PDF needs a password to open; save a copy without the password and add that") from None
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise DocumentError(f"broken PDF ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); re-export it") from None
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DocumentError(f"broken PDF ({reason}); open it in a PDF viewer and save or print it as a new PDF") from None
     parts: list[str] = []
     page_starts: list[int] = []
     offset = 0
@@ -270,11 +337,11 @@ def _pdf(path: Path) -> tuple[str, list[int]]:
             offset += len(parts[-1]) + 2  # the "\n\n" that joins it to the next page
     text = "\n\n".join(parts)
     if not text:
-        raise DocumentError("the PDF has no extractable text (scanned images?); OCR it first")
+        raise DocumentError("the PDF has no text layer (scanned pages?); OCR it first, e.g. with ocrmypdf, and add the result")
     return text, page_starts
 
 
-def _docx(path: Path) -> tuple[str, Metadata]:
+def _docx(path: Path, max_bytes: int) -> tuple[str, Metadata]:
     """Paragraphs and tables in document order (a table row is one line, cells split by tabs); the
     title from the file's properties when set. Headers, footers and comments are left out."""
     import docx
@@ -282,8 +349,16 @@ def _docx(path: Path) -> tuple[str, Metadata]:
     from docx.table import Table
     from lxml.etree import LxmlError
 
+    data = _read_bytes(path, max_bytes, binary=True)
     try:
-        document = docx.Document(io.BytesIO(_read_bytes(path, binary=True)))
+        with zipfile.ZipFile(io.BytesIO(data)) as package:  # a few kB can unpack to gigabytes (a zip bomb)
+            unpacked = sum(member.file_size for member in package.infolist())
+        if unpacked > max_bytes:
+            raise DocumentError(
+                f"the Word file unpacks to {megabytes(unpacked)}, over the limit of {megabytes(max_bytes)} (a zip bomb?); "
+                "save it again from Word, or raise max_file_mb"
+            )
+        document = docx.Document(io.BytesIO(data))
         blocks = [
             "\n".join("\t".join(cell.text.strip() for cell in row.cells) for row in block.rows)
             if isinstance(block, Table)
@@ -298,10 +373,10 @@ def _docx(path: Path) -> tuple[str, Metadata]:
     return text, Metadata(title=title)
 
 
-def _articles(path: Path, rel: str) -> Iterator[SourceDocument | Problem]:
+def _articles(path: Path, rel: str, max_bytes: int, notes: list[str]) -> Iterator[SourceDocument | Problem]:
     """A JSON list of {title, body, source?, published_at?, url?, author?, category?} objects."""
     try:
-        items = json.loads(_read_text(path))
+        items = json.loads(_read_text(path, max_bytes, notes))
     except json.JSONDecodeError as exc:
         raise DocumentError(f"broken JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     if not isinstance(items, list):

@@ -13,16 +13,24 @@ import numpy as np
 from llama_index.core import Document
 from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
 from llama_index.core.node_parser import SentenceSplitter
-from llama_index.core.schema import BaseNode, TransformComponent
+from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TransformComponent
+from pydantic import PrivateAttr
+from tqdm import tqdm
 
 from assistant.core.config import Settings
 from assistant.core.errors import CorpusError, IndexStateError
 from assistant.core.tokens import encoding
-from assistant.corpus.documents import SUPPORTED_SUFFIXES, LoadResult, Problem, SourceDocument, load_corpus
+from assistant.corpus.documents import SUPPORTED_SUFFIXES, FileWarning, LoadResult, Problem, SourceDocument, load_corpus
 from assistant.index.embeddings import embed_model_name, load_embed_model, load_passage_model
 from assistant.index.keyword import all_chunks, build_keyword_index, term_stats_current, write_term_stats
 from assistant.index.store import BuildSettings, IndexDir
+from assistant.index.text_blocks import blocks
 from assistant.index.vectors import SentenceVectors
+
+# A longer document is chunked one block at a time (cut at a paragraph, line or sentence break): the splitter's
+# sentence tokenizer (NLTK punkt) gives up on one paragraph that takes it over 5 s, about 1 MB. No benchmark
+# document is this long (MultiHop-RAG's longest has 71,034 characters), so their chunks are unchanged.
+BLOCK_CHARS = 100_000
 
 
 def build_settings(settings: Settings) -> BuildSettings:
@@ -55,18 +63,42 @@ class OffsetChunker(TransformComponent):
 
     chunk_size: int
     chunk_overlap: int
+    _prepared: dict[str, list[BaseNode]] = PrivateAttr(default_factory=dict)
 
     def __call__(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[BaseNode]:
-        splitter = SentenceSplitter(
-            chunk_size=self.chunk_size,
-            chunk_overlap=self.chunk_overlap,
-            tokenizer=encoding().encode,
-            id_func=lambda i, doc: f"{doc.id_}::{i}",
-        )
-        chunks = splitter.get_nodes_from_documents(nodes, show_progress=False)
-        texts = {node.id_: node.get_content() for node in nodes}
+        chunks: list[BaseNode] = []
+        for node in nodes:
+            prepared = self._prepared.pop(node.id_, None)
+            chunks += prepared if prepared is not None else self.chunk(node)
+        return chunks
+
+    def prepare(self, documents: Sequence[Document], show: bool) -> dict[str, str]:
+        """Chunk ahead of the pipeline, a document at a time, so that one that cannot be chunked is left out
+        with its reason (returned by id) instead of ending the run. Shows progress by characters when `show`."""
+        failed: dict[str, str] = {}
+        total = sum(len(doc.text) for doc in documents)
+        with tqdm(total=total, desc="Chunking", unit="char", unit_scale=True, disable=not show) as bar:
+            for doc in documents:
+                try:
+                    self._prepared[doc.id_] = self.chunk(doc, bar.update)
+                except Exception as exc:  # the splitter and tokenizer raise many types on text they cannot split
+                    failed[doc.id_] = self._failure(exc)
+        return failed
+
+    def chunk(self, node: BaseNode, advance: Any = None) -> list[BaseNode]:
+        text = node.get_content()
+        chunks: list[BaseNode] = []
+        spans = blocks(text, BLOCK_CHARS)
+        source = node.as_related_node_info() if len(spans) > 1 else None
+        for start, end in spans:
+            part = node if source is None else _block(node, text[start:end])
+            block_chunks = self._splitter(first=len(chunks)).get_nodes_from_documents([part], show_progress=False)
+            if source is not None:
+                _join(source, chunks, block_chunks, start)
+            chunks += block_chunks
+            if advance is not None:
+                advance(end - start)
         for chunk in chunks:
-            text = texts[chunk.ref_doc_id]
             start = chunk.start_char_idx
             if start is None or text[start : start + len(chunk.text)] != chunk.text:
                 raise IndexStateError(f"chunk of {chunk.ref_doc_id} is not a verbatim span of its document")
@@ -75,6 +107,56 @@ class OffsetChunker(TransformComponent):
             if paged:
                 chunk.metadata.update(chunk_pages([int(x) for x in paged.split(",")], start, start + len(chunk.text)))
         return chunks
+
+    def _splitter(self, first: int) -> SentenceSplitter:
+        """A splitter whose chunk ids count on from `first` (a document's earlier blocks)."""
+        splitter = SentenceSplitter(
+            chunk_size=self.chunk_size,
+            chunk_overlap=self.chunk_overlap,
+            tokenizer=encoding().encode,
+            id_func=lambda i, doc: f"{doc.id_}::{first + i}",
+        )
+        # Its last resort for a run without spaces longer than a chunk (a base64 blob, a 1 MB "word") is one
+        # split per character, each tokenized: ~40 µs a character, 20 minutes for 30 MB. Pieces of a few
+        # characters instead, each surely within a chunk (a character is at most 4 tokens).
+        width = max(1, self.chunk_size // 16)
+        splitter._sub_sentence_split_fns[-1] = lambda run: [run[i : i + width] for i in range(0, len(run), width)]
+        return splitter
+
+    def _failure(self, exc: Exception) -> str:
+        if isinstance(exc, ValueError) and str(exc).startswith("Metadata length"):
+            return (
+                f"its title, source and date take more than the {self.chunk_size} tokens of a chunk; "
+                "shorten the title in its sidecar"
+            )
+        reason = str(exc).splitlines()[0] if str(exc) else ""
+        return f"cannot be split into chunks ({type(exc).__name__}{': ' + reason if reason else ''}); check its text"
+
+
+def _block(node: BaseNode, text: str) -> Document:
+    """A stand-in document for one block of `node`: its id, metadata and templates, the block's text."""
+    return Document(
+        id_=node.id_,
+        text=text,
+        metadata=node.metadata,
+        excluded_embed_metadata_keys=node.excluded_embed_metadata_keys,
+        excluded_llm_metadata_keys=node.excluded_llm_metadata_keys,
+        metadata_template=node.metadata_template,
+        text_template=node.text_template,
+    )
+
+
+def _join(source: RelatedNodeInfo, before: list[BaseNode], block_chunks: list[BaseNode], offset: int) -> None:
+    """Make a block's chunks those of the whole document: offsets from its start, its source, and the links
+    between the last chunk of the block before and the first of this one."""
+    for chunk in block_chunks:
+        if chunk.start_char_idx is not None:  # None fails the verbatim check
+            chunk.start_char_idx += offset
+            chunk.end_char_idx = chunk.start_char_idx + len(chunk.text)
+        chunk.relationships[NodeRelationship.SOURCE] = source
+    if before and block_chunks:
+        before[-1].relationships[NodeRelationship.NEXT] = block_chunks[0].as_related_node_info()
+        block_chunks[0].relationships[NodeRelationship.PREVIOUS] = before[-1].as_related_node_info()
 
 
 def chunk_pages(page_starts: list[int], start: int, end: int) -> dict[str, Any]:
@@ -94,16 +176,29 @@ class IngestReport:
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # ids whose file broke; their indexed version stays
+    warnings: list[FileWarning] = field(default_factory=list)  # files indexed with something guessed or left out
 
     def summary(self) -> dict[str, Any]:
         keys = ("added", "updated", "removed", "unchanged", "chunks", "seconds")
         return {key: getattr(self, key) for key in keys}
 
+    def as_dict(self) -> dict[str, Any]:
+        """The summary with every file named: what `ingest --json` prints for scripts."""
+        return {
+            **self.summary(),
+            "skipped": [{"path": problem.path, "reason": problem.reason} for problem in self.problems],
+            "kept": list(self.kept),
+            "warnings": [{"path": warning.path, "message": warning.message} for warning in self.warnings],
+        }
+
     def details(self) -> list[str]:
-        """One line per file skipped and per document kept at its indexed version (CLI, UI and server log)."""
-        return [f"skipped {problem}" for problem in self.problems] + [
-            f"kept the indexed version of {doc_id}" for doc_id in self.kept
-        ]
+        """One line per file skipped, per document kept at its indexed version and per file indexed with a
+        warning (CLI, UI and server log)."""
+        return (
+            [f"skipped {problem}" for problem in self.problems]
+            + [f"kept the indexed version of {doc_id}" for doc_id in self.kept]
+            + [f"warning {warning}" for warning in self.warnings]
+        )
 
     def line(self) -> str:
         s = self.summary()
@@ -113,6 +208,8 @@ class IngestReport:
         )
         if self.problems:
             text += f"; {len(self.problems)} file(s) skipped"
+        if self.warnings:
+            text += f"; {len(self.warnings)} warning(s)"
         return text
 
 
@@ -121,7 +218,7 @@ def ingest(settings: Settings, rebuild: bool = False, progress: bool | None = No
     started = time.perf_counter()
     if not settings.corpus_dir.is_dir():
         raise CorpusError(f"corpus folder {settings.corpus_dir} not found; pass --corpus DIR with your documents")
-    loaded = load_corpus(settings.corpus_dir)
+    loaded = load_corpus(settings.corpus_dir, settings.follow_outside_symlinks, int(settings.max_file_mb * 1_000_000))
     index = IndexDir(settings.index_dir)
     build = build_settings(settings)
     lock = index.acquire(settings.lock_timeout)
@@ -141,12 +238,20 @@ def _sync(
     index: IndexDir, build: BuildSettings, settings: Settings, loaded: LoadResult, progress: bool | None
 ) -> IngestReport:
     docstore = index.docstore()
-    report = IngestReport(problems=loaded.problems)
+    show = sys.stderr.isatty() if progress is None else progress
+    chunker = OffsetChunker(chunk_size=build.chunk_size, chunk_overlap=build.chunk_overlap)
     documents = [to_llama_document(doc) for doc in loaded.documents]
-    # A file that fails to load now keeps the version indexed before: nothing indexed is lost.
+    failed = chunker.prepare([doc for doc in documents if docstore.get_document_hash(doc.id_) != doc.hash], show)
+    report = IngestReport(
+        problems=loaded.problems + [Problem(doc_id, reason) for doc_id, reason in failed.items()],
+        warnings=[warning for warning in loaded.warnings if warning.path not in failed],
+    )
+    documents = [doc for doc in documents if doc.id_ not in failed]
+    # A file that fails to load or to chunk now keeps the version indexed before: nothing indexed is lost.
     broken_paths = {problem.path for problem in loaded.problems}
+    loaded_ids = {doc.id_ for doc in documents}
     for old in docstore.docs.values():
-        if old.metadata.get("path") in broken_paths and old.id_ not in {d.id_ for d in documents}:
+        if (old.metadata.get("path") in broken_paths or old.id_ in failed) and old.id_ not in loaded_ids:
             documents.append(old)
             report.kept.append(old.id_)
     if not documents:
@@ -171,7 +276,6 @@ def _sync(
         return report  # nothing to embed: skip loading the model
 
     model = load_embed_model(settings)
-    show = sys.stderr.isatty() if progress is None else progress
 
     def embed(texts: list[str]) -> np.ndarray:
         return np.asarray(model.get_text_embedding_batch(texts, show_progress=show), dtype=np.float32)
@@ -184,7 +288,7 @@ def _sync(
         embed = embedder.embed
     try:
         pipeline = IngestionPipeline(
-            transformations=[OffsetChunker(chunk_size=build.chunk_size, chunk_overlap=build.chunk_overlap), embedder],
+            transformations=[chunker, embedder],
             docstore=docstore,
             vector_store=index.vector_store(),
             docstore_strategy=DocstoreStrategy.UPSERTS_AND_DELETE,
