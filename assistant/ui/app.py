@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from assistant.ui.render import (
     user_html,
 )
 from assistant.ui.style import CSS, DOCUMENT_JS, SOURCES_JS, theme
+from assistant.ui.bind import check_port
 from assistant.ui.uploads import UploadGuard
 
 log = logging.getLogger(__name__)
@@ -405,8 +407,9 @@ def serve(
 
     The caller has checked the address with `ui.bind.check_bind`.
     """
-    if max_upload_mb <= 0:
-        raise ConfigError("--max-upload-mb must be positive (e.g. 20)")
+    check_port(port)
+    if not (0 < max_upload_mb < math.inf):  # also refuses NaN
+        raise ConfigError(f"--max-upload-mb {max_upload_mb:g} must be a positive number of megabytes (e.g. 20)")
     built = IndexDir(settings.index_dir).exists()
     print(f"{'Syncing' if built else 'Building'} the index at {settings.index_dir} from {settings.corpus_dir}…",
           file=sys.stderr)
