@@ -680,7 +680,7 @@ def test_the_other_article_is_the_one_the_last_answer_did_not_cite(bot: Assistan
 def test_an_article_named_by_its_title_is_the_only_one_quoted(bot: Assistant) -> None:
     from assistant.question.named_article import named_article
 
-    labels = bot.labels
+    labels = bot.reader.labels
     assert named_article("What does the UK article say about Peskov?", labels).doc_id == UK_DOC
     assert named_article("According to the Britain article, who obtained it?", labels).doc_id == BRITAIN_DOC
     for question in (
