@@ -86,6 +86,8 @@ class Settings(BaseSettings):
                 f"llm_max_tokens ({self.llm_max_tokens}) plus max_question_tokens ({self.max_question_tokens}) leave "
                 f"no room for sources in llm_context_window ({self.llm_context_window}); raise the window or lower them"
             )
+        if self.index_dir.exists() and not self.index_dir.is_dir():
+            raise ValueError(f"the index folder {self.index_dir} is a file; pass --index with a folder (new or built)")
         corpus, index = self.corpus_dir.resolve(), self.index_dir.resolve()
         if corpus == index or corpus in index.parents or index in corpus.parents:
             # `ingest --rebuild` empties the index folder, and the corpus would read the index's files as documents.

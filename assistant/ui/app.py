@@ -30,6 +30,7 @@ from assistant.core.errors import AssistantError, ConfigError, CorpusError, Ques
 from assistant.core.types import Answer
 from assistant.index.ingest import ingest
 from assistant.index.store import IndexDir
+from assistant.ui.bind import check_port
 from assistant.ui.login import FIRST_WAIT_S, FREE_FAILURES, LoginThrottle
 from assistant.ui.corpus import ALLOWED_SUFFIXES, MB, Change, add_files, chunk_counts, delete_file
 from assistant.ui.render import (
@@ -43,7 +44,6 @@ from assistant.ui.render import (
     user_html,
 )
 from assistant.ui.style import CSS, DOCUMENT_JS, SOURCES_JS, theme
-from assistant.ui.bind import check_port
 from assistant.ui.uploads import UploadGuard
 
 log = logging.getLogger(__name__)
