@@ -153,6 +153,9 @@ def test_the_index_may_not_be_the_corpus_or_inside_it(tmp_path: Path) -> None:
         with pytest.raises(ConfigError, match="must be apart"):
             load_settings(corpus_dir=tmp_path, index_dir=index)
     load_settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(ConfigError, match="is a file"):  # not "corrupt; run --rebuild"
+        load_settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "a-file")
 
 
 def test_cli_checks_settings_before_it_loads_or_writes_anything(tmp_path: Path) -> None:
