@@ -187,7 +187,6 @@ FILES: list[tuple[str, str, Callable[[Path], Any]]] = [
     ("fifo.txt", "a symlink to a FIFO", fifo),
     ("dangling.txt", "a symlink to nothing", lambda p: p.symlink_to(p.parent / "missing-target.txt")),
     ("loop.txt", "a symlink loop", lambda p: p.symlink_to(p)),
-    ("folder.txt", "a folder named .txt", lambda p: p.mkdir()),
     ("name\udcff.txt", "a file name that is not UTF-8", lambda p: p.write_text("The pier is closed.\n")),
     ("one-token.txt", "1 MB of one unbroken word", lambda p: p.write_text("x" * 1_000_000)),
 ]
@@ -335,8 +334,6 @@ def free_port() -> int:
 
 
 def server_cases(base: Base, timeout: float) -> list[Result]:
-    from gradio_client import Client, handle_file
-
     case = base.copy("server")
     port = free_port()
     log = open(case.root / "server.log", "wb")
@@ -347,35 +344,28 @@ def server_cases(base: Base, timeout: float) -> list[Result]:
     url = f"http://127.0.0.1:{port}/"
     try:
         client = wait_for(url, server, timeout)
-        files = case.root / "uploads"
-        files.mkdir()
-        (files / "tool.exe").write_bytes(b"MZ" + os.urandom(512))
-        (files / "big.txt").write_text("The quay is long. " * 5000)
-        (files / "empty.txt").write_bytes(b"")
-        (files / "broken.docx").write_text("not a zip archive")
         outside = case.root / "outside-secret.md"
         outside.write_text("# Vault\n\nThe code is 4417.\n")
-        uploads: list[tuple[str, Any]] = [
-            ("an .exe upload", [handle_file(str(files / "tool.exe"))]),
-            ("an upload over --max-upload-mb", [handle_file(str(files / "big.txt"))]),
-            ("an empty upload", [handle_file(str(files / "empty.txt"))]),
-            ("a broken .docx upload", [handle_file(str(files / "broken.docx"))]),
-            ("a server path outside the upload cache", [{"path": str(outside), "meta": {"_type": "gradio.FileData"}}]),
-            ("a relative path with ..", [{"path": "../../../etc/hostname.md", "meta": {"_type": "gradio.FileData"}}]),
+        # Over plain HTTP, as a browser or any script would: send a file (POST /gradio_api/upload), then name
+        # paths in the /upload event. (gradio_client would read a named path on the caller's side and send it.)
+        uploads: list[tuple[str, list[tuple[str, bytes]] | list[str]]] = [
+            ("an .exe upload", [("tool.exe", b"MZ" + os.urandom(512))]),
+            ("an upload over --max-upload-mb", [("big.txt", b"The quay is long. " * 5000)]),
+            ("an empty upload", [("empty.txt", b"")]),
+            ("a broken .docx upload", [("broken.docx", b"not a zip archive")]),
+            ("an upload named ../../evil.txt", [("../../evil.txt", b"The evil twin docked at noon.\n")]),
+            ("a server path outside the upload cache", [str(outside)]),
+            ("a relative path with ..", ["../../../etc/hostname.md"]),
             ("no file", []),
         ]
         results = []
         for tried, payload in uploads:
             started = time.perf_counter()
-            try:
-                status = client.predict(payload, api_name="/upload")[0]
-                message = one_line(strip_tags(status))
-                refused = "not added" in message or "nothing was added" in message or "choose" in message
-                result = Result("upload", tried, "refused", "refused" if refused else "accepted", message,
-                                seconds=time.perf_counter() - started)
-            except Exception as exc:  # the server answers 413 to a file over the limit
-                result = Result("upload", tried, "refused", "refused", one_line(f"{type(exc).__name__}: {exc}"),
-                                seconds=time.perf_counter() - started)
+            outcome, message = upload(url, payload)
+            result = Result("upload", tried, "refused", outcome, message, seconds=time.perf_counter() - started)
+            if "evil" in tried:  # taken, but only inside the corpus
+                result.expected = "accepted"
+                result.kept = not (case.root / "evil.txt").exists() and not (case.root.parent / "evil.txt").exists()
             results.append(result.check())
         api_calls: list[tuple[str, str, str]] = [
             ("/ask: control characters only", "/ask", "\x01\x02"),
@@ -404,6 +394,29 @@ def server_cases(base: Base, timeout: float) -> list[Result]:
             os.killpg(server.pid, signal.SIGKILL)
         log.close()
         shutil.rmtree(case.root, ignore_errors=True)
+
+
+def upload(url: str, payload: list[tuple[str, bytes]] | list[str]) -> tuple[str, str]:
+    """("refused" or "accepted", the message) for files sent (name, bytes) or server paths named (str)."""
+    import httpx
+
+    with httpx.Client(base_url=url, timeout=300) as http:
+        paths = [item for item in payload if isinstance(item, str)]
+        sent = [item for item in payload if isinstance(item, tuple)]
+        if sent:
+            response = http.post("gradio_api/upload", files=[("files", item) for item in sent])
+            if response.status_code != 200:
+                return "refused", f"HTTP {response.status_code}: {response.text}"
+            paths += response.json()
+        files = [{"path": path, "meta": {"_type": "gradio.FileData"}} for path in paths]
+        event_id = http.post("gradio_api/call/upload", json={"data": [files]}).json()["event_id"]
+        event, data = http.get(f"gradio_api/call/upload/{event_id}").text.strip().split("\n")[-2:]
+    data = data.removeprefix("data: ")
+    if event != "event: complete":
+        return "refused", f"{event.removeprefix('event: ')}: {data}"
+    message = strip_tags(json.loads(data)[0])
+    refused = any(words in message for words in ("not added", "nothing was added", "choose one"))
+    return "refused" if refused else "accepted", message
 
 
 def wait_for(url: str, server: subprocess.Popen[bytes], timeout: float) -> Any:

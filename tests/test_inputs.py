@@ -169,3 +169,13 @@ def test_cli_checks_settings_before_it_loads_or_writes_anything(tmp_path: Path) 
     one_line_error(run_cli("serve", *where, "--port", "99999"), "--port 99999", "1 to 65535")
     one_line_error(run_cli("serve", *where, "--max-upload-mb", "nan"), "--max-upload-mb nan")
     assert not index.exists()
+
+
+def test_an_impossible_date_in_front_matter_skips_the_file_with_its_reason(tmp_path: Path) -> None:
+    from assistant.corpus.documents import load_corpus
+
+    (tmp_path / "dated.md").write_text("---\npublished: 2024-13-40\n---\n\nThe quay opened in May.\n", encoding="utf-8")
+    (tmp_path / "fine.md").write_text("The pier opened in June.\n", encoding="utf-8")
+    loaded = load_corpus(tmp_path)  # PyYAML raised ValueError for the date, which ended the whole ingest
+    assert [doc.path for doc in loaded.documents] == ["fine.md"]
+    assert [problem.path for problem in loaded.problems] == ["dated.md"] and "front matter" in str(loaded.problems[0])

@@ -209,7 +209,7 @@ def _front_matter(raw: str, rel: str) -> tuple[str, Metadata]:
         if not isinstance(data, dict):
             raise DocumentError("front matter is not a key: value mapping")
         return raw[match.end() :], Metadata(**data)
-    except (yaml.YAMLError, ValidationError, TypeError) as exc:
+    except (yaml.YAMLError, ValueError, TypeError) as exc:  # ValueError: an impossible date (2024-13-40)
         raise DocumentError(f"bad front matter: {_first_error(exc)}; fix the block between the --- lines") from None
 
 
