@@ -267,7 +267,7 @@ def setting_cases(base: Base, timeout: float) -> list[Result]:
         ("top_k that is not a number", ["status", *base.where()], {"ASSISTANT_TOP_K": "ten"}),
         ("an unknown answer mode", ["ask", "Which port?", *base.where()], {"ASSISTANT_ANSWER_MODE": "gpt"}),
         ("an LLM window too small for the answer", ["ask", "Which port?", *base.where()],
-         {"ASSISTANT_ANSWER_MODE": "llamacpp", "ASSISTANT_LLM_CONTEXT_WINDOW": "512"}),
+         {"ASSISTANT_ANSWER_MODE": "llamacpp", "ASSISTANT_LLM_MAX_TOKENS": "1024", "ASSISTANT_LLM_CONTEXT_WINDOW": "1024"}),
         ("a zero LLM timeout", ["status", *base.where()], {"ASSISTANT_LLM_TIMEOUT": "0"}),
         ("a tuned value out of range", ["status", *base.where()], {"ASSISTANT_ANSWER__CLOSE_TO_BEST": "1.5"}),
         ("a negative lock timeout", ["status", *base.where()], {"ASSISTANT_LOCK_TIMEOUT": "-1"}),

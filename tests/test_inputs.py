@@ -136,7 +136,8 @@ def test_the_cited_span_slices_the_original_text(logged: Assistant, question: st
         ({"ASSISTANT_ANSWER_MODE": "gpt"}, "'answer_mode'"),
         ({"ASSISTANT_LLM_TIMEOUT": "0"}, "'llm_timeout'"),
         ({"ASSISTANT_RETRIEVAL__CANDIDATES": "0"}, "'retrieval.candidates'"),
-        ({"ASSISTANT_ANSWER_MODE": "llamacpp", "ASSISTANT_LLM_CONTEXT_WINDOW": "512"}, "no room for sources"),
+        ({"ASSISTANT_ANSWER_MODE": "llamacpp", "ASSISTANT_LLM_MAX_TOKENS": "1024", "ASSISTANT_LLM_CONTEXT_WINDOW": "1024"},
+         "no room for the prompt"),
         ({"ASSISTANT_CONFIG": "/nonexistent.toml"}, "config file /nonexistent.toml (from ASSISTANT_CONFIG) not found"),
     ],
 )

@@ -81,10 +81,11 @@ class Settings(BaseSettings):
                 f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size}); "
                 "lower ASSISTANT_CHUNK_OVERLAP or raise ASSISTANT_CHUNK_SIZE"
             )
-        if self.answer_mode != "extractive" and self.llm_max_tokens + self.max_question_tokens >= self.llm_context_window:
+        # Whether the question and a source fit as well is known only when they are asked (an LLMError then).
+        if self.answer_mode != "extractive" and self.llm_max_tokens >= self.llm_context_window:
             raise ValueError(
-                f"llm_max_tokens ({self.llm_max_tokens}) plus max_question_tokens ({self.max_question_tokens}) leave "
-                f"no room for sources in llm_context_window ({self.llm_context_window}); raise the window or lower them"
+                f"llm_max_tokens ({self.llm_max_tokens}) leaves no room for the prompt in llm_context_window "
+                f"({self.llm_context_window}); raise the window or lower llm_max_tokens"
             )
         if self.index_dir.exists() and not self.index_dir.is_dir():
             raise ValueError(f"the index folder {self.index_dir} is a file; pass --index with a folder (new or built)")
