@@ -243,7 +243,7 @@ def _front_matter(raw: str, notes: list[str]) -> tuple[str, Metadata]:
         return raw, Metadata()
     try:
         data = yaml.safe_load(match.group(1))
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an impossible date (2024-13-40)
         notes.append(f"front matter unreadable ({_first_error(exc)}), its metadata not used; fix the block between the --- lines")
         return raw[match.end() :], Metadata()
     return raw[match.end() :], _metadata(data or {}, "the front matter", notes)
