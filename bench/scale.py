@@ -1,26 +1,29 @@
 """Cost against corpus size: ingest, index size, cold open, warm `ask`, `serve` memory and re-ingest.
 
     python bench/scale.py [--sizes 7585,30000,100000] [--questions 50] [--serve-questions 10]
-    python bench/scale.py --sizes 7585 --reuse       # measure again on the indexes already built
+    python bench/scale.py --sizes 7585 --reuse       # finish or redo a size, keeping its index and figures
+    python bench/scale.py --sizes 7585 --data squad --vectors-from DIR   # vectors of identical texts from DIR
+    python bench/scale.py --sizes 2270 --adopt DIR   # measure DIR/index (over DIR/corpus), built elsewhere
 
-Corpora come from the shipped benchmark data, one file per article, in $BENCH_CACHE/scale-<size>/:
-MultiHop-RAG's 609 articles first (one JSON file each, ~7.6k chunks), then SQuAD v1.1 dev's 2,067 paragraphs
-(one JSON file per SQuAD article), then copies of both with changed ids (a `#copy<r>` suffix) and MultiHop dates
-moved back r years, whole files added until the estimated chunk count reaches the size. A copy repeats its
-original's sentences, so its sentence vectors are re-used, not embedded: copies ingest faster than new text
-would (the table says how many chunks are copies).
+Corpora come from the shipped benchmark data, one file per article, in $BENCH_CACHE/scale-<size>/: MultiHop-RAG's
+609 articles (one JSON file each, ~7.6k chunks), then SQuAD v1.1 dev's 2,067 paragraphs (one JSON file per SQuAD
+article), then copies of both with changed ids (a `#copy<r>` suffix), whole files added until the estimated
+chunk count reaches the size. A copy repeats its original's text, so its sentence vectors are re-used, not
+embedded: copies ingest faster than new text would (the table gives the share of copies).
 
 Every step is a real process, as a user runs it, under the configured settings (`assistant.toml`/ASSISTANT_*):
-- ingest: `assistant ingest --json` into an empty index (wall clock, and chunks/s);
+- ingest: `assistant ingest --json` into an empty index (wall clock, and chunks/s). With --vectors-from the
+  ingest runs in this process instead and identical texts take their vectors from those indexes (StoredVectors):
+  every other stage is real, the embedding is left out of the time;
 - cold open: `assistant ask Q --json`, from process start to the answer, on a built index;
 - warm ask: one process opens the index, answers 5 questions, then times --questions more (MultiHop-RAG
-  test-split queries, new to its caches);
+  test-split queries, new to its caches), then asks 20 more under cProfile to split an ask into stages;
 - serve: `assistant serve` answers --serve-questions through gradio_client; peak RSS is VmHWM from
   /proc/<pid>/status, summed over the server and its children;
-- re-ingest: `assistant ingest --json` with nothing changed, then with one article's file edited (and once
-  more when it is put back). `seconds` is ingest's own clock, `wall` adds process start and imports.
+- re-ingest: `assistant ingest --json` with nothing changed, then with one file edited, then with it put back
+  (under cProfile, for its stages). `seconds` is ingest's own clock; `wall` adds process start and imports.
 Writes eval/reports/scale.json, .md and .png. Every size's figures are also kept beside its index
-(result.json), so a size can be run on its own and the report rebuilt with --reuse.
+(result.json), so a size can be run on its own and the report rebuilt with --report-only.
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -47,26 +50,32 @@ SQUAD = BENCHMARKS / "squad-v1.1" / "dev-v1.1.json"
 # many files make a size, so the sizes are approximate and the table gives the real count.
 CHARS_PER_CHUNK = 830
 WARMUP = 5
+PROFILED = 20  # further questions, asked under cProfile to split a warm ask into its stages
+# (file ending, function) -> stage name, for the cumulative times cProfile reports.
+ASK_STAGES = {("onnx_embedding.py", "encode"): "embed (ONNX)", ("hybrid.py", "question_scores"): "scores over all chunks",
+              ("bm25s/__init__.py", "get_scores"): "BM25 scoring (chunks + sentences)",
+              ("hybrid.py", "best_sentence"): "best sentence per chunk (reduceat)",
+              ("hybrid.py", "target_rankings"): "outlet rankings", ("rerank.py", "score"): "reranker",
+              ("extractive.py", "respond"): "extractive answer"}
+INGEST_STAGES = {("documents.py", "load_corpus"): "read corpus", ("store.py", "docstore"): "docstore load",
+                 ("ingest.py", "prepare"): "chunk changed files", ("embeddings.py", "load_embed_model"): "load models",
+                 ("embeddings.py", "load_passage_model"): "load models", ("pipeline.py", "run"): "pipeline (embed, Chroma upsert)",
+                 ("store.py", "persist_docstore"): "docstore write", ("keyword.py", "all_chunks"): "read all chunks from Chroma",
+                 ("bm25/base.py", "from_defaults"): "BM25 over chunks (build)", ("bm25/base.py", "persist"): "BM25 over chunks (save)",
+                 ("keyword.py", "build_sentence_index"): "BM25 over sentences", ("vectors.py", "build"): "sentence vectors (hash, reuse, save)",
+                 ("keyword.py", "write_term_stats"): "term statistics"}
 EDIT = "\n\nThis article was updated after publication to correct a name."
 
 
 def multihop_files(copy: int) -> list[tuple[str, list[dict[str, Any]]]]:
-    """MultiHop-RAG articles, one file each; copy r > 0 changes the id and moves the date back r years."""
+    """MultiHop-RAG articles, one file each; copy r > 0 changes the id (a copy's chunks read as the original's)."""
     articles = json.loads((MULTIHOP / "corpus.json").read_text(encoding="utf-8"))
     files = []
     for number, article in enumerate(articles):
         if copy:
-            article = article | {"url": f"{article['url']}#copy{copy}", "published_at": years_back(article["published_at"], copy)}
+            article = article | {"url": f"{article['url']}#copy{copy}"}
         files.append((f"multihop-{copy}/{number:04d}.json", [article]))
     return files
-
-
-def years_back(stamp: str, years: int) -> str:
-    when = datetime.fromisoformat(stamp)
-    try:
-        return when.replace(year=when.year - years).isoformat()
-    except ValueError:  # 29 February
-        return when.replace(year=when.year - years, day=28).isoformat()
 
 
 def squad_files(copy: int) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -80,14 +89,18 @@ def squad_files(copy: int) -> list[tuple[str, list[dict[str, Any]]]]:
     return files
 
 
-def make_corpus(folder: Path, size: int) -> dict[str, Any]:
-    """Write whole files until their estimated chunks reach `size`; returns what went in."""
+SOURCES = {"multihop": multihop_files, "squad": squad_files}
+
+
+def make_corpus(folder: Path, size: int, data: list[str]) -> dict[str, Any]:
+    """Write whole files of `data` (multihop, squad) until their estimated chunks reach `size`; returns what
+    went in."""
     if folder.exists():
         shutil.rmtree(folder)
     estimated, files, copies_from = 0, 0, None
     copy = 0
     while estimated < size:
-        for name, docs in multihop_files(copy) + squad_files(copy):
+        for name, docs in [f for source in data for f in SOURCES[source](copy)]:
             if estimated >= size:
                 break
             path = folder / name
@@ -155,6 +168,96 @@ def measure_ingest(corpus: Path, index: Path) -> dict[str, Any]:
             "ingest_own_s": report["seconds"], "chunks_per_s": round(report["chunks"] / wall, 1), "ingest_peak_rss_mb": peak}
 
 
+class StoredVectors:
+    """Vectors the model already made for the same texts in other indexes (chunk texts with their header, and
+    sentences), the real model for any other text. An index of copies built with it is the index the model
+    would give (the copies' texts are the originals'), without embedding them again: the embedding cost is
+    left out of the time it measures and `misses` counts the texts that were embedded."""
+
+    def __init__(self, sources: list[Path], settings: Any) -> None:
+        from llama_index.core.schema import MetadataMode
+
+        from assistant.index.embeddings import load_embed_model, load_passage_model
+        from assistant.index.keyword import all_chunks
+        from assistant.index.store import IndexDir
+        from assistant.index.vectors import SentenceVectors
+
+        self.chunks: dict[str, list[float]] = {}
+        self.sentences: list[SentenceVectors] = []
+        for source in sources:
+            index = IndexDir(source)
+            vectors = dict(zip(*(lambda got: (got["ids"], got["embeddings"]))(index.collection().get(include=["embeddings"]))))
+            for node in all_chunks(index):
+                self.chunks[node.get_content(metadata_mode=MetadataMode.EMBED)] = list(map(float, vectors[node.node_id]))
+            if (known := SentenceVectors.load(source)) is not None:
+                self.sentences.append(known)
+        self.passage_model, self.model = load_passage_model(settings), load_embed_model(settings)
+        self.misses = 0
+
+    def passages(self) -> Any:
+        from llama_index.core.base.embeddings.base import BaseEmbedding
+
+        outer = self
+
+        class Passages(BaseEmbedding):
+            def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+                missing = [t for t in texts if t not in outer.chunks]
+                outer.misses += len(missing)
+                fresh = dict(zip(missing, outer.passage_model.get_text_embedding_batch(missing))) if missing else {}
+                return [outer.chunks.get(t) or fresh[t] for t in texts]
+
+            def _get_text_embedding(self, text: str) -> list[float]:
+                return self._get_text_embeddings([text])[0]
+
+            def _get_query_embedding(self, query: str) -> list[float]:
+                return self._get_text_embedding(query)
+
+            async def _aget_query_embedding(self, query: str) -> list[float]:
+                return self._get_query_embedding(query)
+
+        return Passages(model_name="stored vectors", embed_batch_size=2048)
+
+    def sentence(self, text: str) -> Any:
+        return next((v for known in self.sentences if (v := known.get(text)) is not None), None)
+
+    def embed_sentences(self, texts: list[str], show_progress: bool = False) -> list[list[float]]:
+        found = [self.sentence(t) for t in texts]
+        missing = [t for t, v in zip(texts, found) if v is None]
+        self.misses += len(missing)
+        fresh = iter(self.model.get_text_embedding_batch(missing) if missing else [])
+        return [v.tolist() if v is not None else next(fresh) for v in found]
+
+
+def ingest_with_stored_vectors(corpus: Path, index: Path, sources: list[Path]) -> dict[str, Any]:
+    """The real ingest (chunking, Chroma, docstore, both BM25 indexes, sentence vectors, manifest) in this
+    process, its embedding served by StoredVectors."""
+    from assistant.core.config import load_settings
+    from assistant.index import ingest as stage
+
+    if index.exists():
+        shutil.rmtree(index)
+    settings = load_settings(corpus_dir=corpus, index_dir=index)
+    stored = StoredVectors(sources, settings)
+    stage.load_passage_model = lambda _: stored.passages()
+    stage.load_embed_model = lambda _: SimpleNamespace(get_text_embedding_batch=stored.embed_sentences)
+    started = time.perf_counter()
+    report = stage.ingest(settings, progress=False)
+    wall = time.perf_counter() - started
+    return {"chunks": report.chunks, "documents": report.added, "ingest_s": round(wall, 1), "ingest_own_s": report.seconds,
+            "chunks_per_s": round(report.chunks / wall, 1), "embedded_texts": stored.misses,
+            "vectors_from": [str(s) for s in sources]}
+
+
+def stage_ms(stats: Any, stages: dict[tuple[str, str], str], per: int = 1) -> dict[str, float]:
+    """Cumulative milliseconds of each stage in a cProfile run (functions a stage names are added up)."""
+    totals: dict[str, float] = {}
+    for (filename, _, function), (_, _, _, cumulative, _) in stats.stats.items():
+        for (ending, name), stage in stages.items():
+            if function == name and filename.endswith(ending):
+                totals[stage] = totals.get(stage, 0.0) + cumulative * 1000 / per
+    return {stage: round(ms, 1) for stage, ms in sorted(totals.items(), key=lambda item: -item[1])}
+
+
 def measure_cold_open(corpus: Path, index: Path, question: str) -> dict[str, Any]:
     wall, out, _ = run(cli("ask", question, "--json", "--corpus", str(corpus), "--index", str(index)))
     return {"cold_open_s": round(wall, 2), "cold_answer_ok": bool(last_json(out).get("text"))}
@@ -181,11 +284,22 @@ def warm_worker(corpus: Path, index: Path, count: int) -> None:
         answer = bot.ask(question)
         ask_ms.append((time.perf_counter() - started) * 1000)
         retrieve_ms.append(answer.timings_ms["retrieve"])
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiled = asked[WARMUP + count : WARMUP + count + PROFILED]
+    profiler.runcall(lambda: [bot.ask(q) for q in profiled])
     print(json.dumps({
         "open_in_process_s": round(opened, 2), "warm_questions": len(ask_ms),
         "warm_p50_ms": round(percentile(ask_ms, 50), 1), "warm_p95_ms": round(percentile(ask_ms, 95), 1),
         "retrieve_p50_ms": round(percentile(retrieve_ms, 50), 1), "retrieve_p95_ms": round(percentile(retrieve_ms, 95), 1),
         "ask_process_rss_mb": vm_hwm_mb(os.getpid()),
+        # The two matrices a question is scored against, held in memory for the process's life:
+        "sentence_rows": len(bot.retriever.sentence_vectors),
+        "sentence_matrix_mb": round(bot.retriever.sentence_vectors.nbytes / 2**20, 1),
+        "chunk_matrix_mb": round(bot.retriever.vectors.nbytes / 2**20, 1),
+        "ask_stages_ms": stage_ms(pstats.Stats(profiler), ASK_STAGES, len(profiled)),
     }))
 
 
@@ -207,12 +321,15 @@ def measure_serve(corpus: Path, index: Path, count: int, log: Path) -> dict[str,
 
 
 def measure_reingest(corpus: Path, index: Path) -> dict[str, Any]:
-    def ingest() -> tuple[float, dict[str, Any]]:
-        wall, out, _ = run(cli("ingest", "--json", "--corpus", str(corpus), "--index", str(index)))
+    import pstats
+
+    def ingest(profile: Path | None = None) -> tuple[float, dict[str, Any]]:
+        command = cli("ingest", "--json", "--corpus", str(corpus), "--index", str(index))
+        wall, out, _ = run(command[:1] + ["-m", "cProfile", "-o", str(profile)] + command[1:] if profile else command)
         return wall, last_json(out)
 
     unchanged_wall, unchanged = ingest()
-    target = corpus / "multihop-0" / "0000.json"
+    target = min(corpus.rglob("*.json"))
     original = target.read_text(encoding="utf-8")
     docs = json.loads(original)
     target.write_text(json.dumps([docs[0] | {"body": docs[0]["body"] + EDIT}] + docs[1:], ensure_ascii=False), encoding="utf-8")
@@ -220,21 +337,41 @@ def measure_reingest(corpus: Path, index: Path) -> dict[str, Any]:
         changed_wall, changed = ingest()
     finally:
         target.write_text(original, encoding="utf-8")
-    back_wall, back = ingest()
+    _, back = ingest(index.parent / "reingest.prof")  # put back, under cProfile: which stages it spends on
+    ingest(index.parent / "unchanged.prof")
     assert changed["updated"] == 1 and back["updated"] == 1 and unchanged["updated"] == unchanged["added"] == 0, (changed, back, unchanged)
     return {"unchanged_s": unchanged["seconds"], "unchanged_wall_s": round(unchanged_wall, 1),
-            "one_changed_s": max(changed["seconds"], back["seconds"]),
-            "one_changed_wall_s": round(max(changed_wall, back_wall), 1)}
+            "one_changed_s": changed["seconds"], "one_changed_wall_s": round(changed_wall, 1),
+            "one_changed_profiled_s": back["seconds"],
+            "one_changed_stages_ms": stage_ms(pstats.Stats(str(index.parent / "reingest.prof")), INGEST_STAGES),
+            "unchanged_stages_ms": stage_ms(pstats.Stats(str(index.parent / "unchanged.prof")), INGEST_STAGES)}
 
 
-def measure(size: int, count: int, serve_count: int, reuse: bool) -> dict[str, Any]:
+def adopt(folder: Path, built: Path) -> dict[str, Any]:
+    """An index built elsewhere (built/index from built/corpus), copied: measured like the others, but its
+    ingest was not timed here."""
+    for part in ("corpus", "index"):
+        if (folder / part).exists():
+            shutil.rmtree(folder / part)
+        shutil.copytree(built / part, folder / part, ignore=shutil.ignore_patterns(".lock"))
+    manifest = json.loads((folder / "index" / "manifest.json").read_text())
+    files = sum(1 for p in (folder / "corpus").rglob("*") if p.is_file())
+    return {"files": files, "copy_rounds": 0, "original_files": files, "chunks": manifest["chunks"],
+            "documents": manifest["documents"], "ingest_s": None, "adopted_from": str(built)}
+
+
+def measure(size: int, count: int, serve_count: int, reuse: bool, vectors_from: list[Path], data: list[str],
+            adopted: Path | None) -> dict[str, Any]:
     folder = CACHE / f"scale-{size}"
     corpus, index, saved = folder / "corpus", folder / "index", folder / "result.json"
     result: dict[str, Any] = json.loads(saved.read_text()) if reuse and saved.exists() else {}
-    if not (reuse and (index / "manifest.json").exists() and "ingest_s" in result):
-        result = {"size": size} | make_corpus(corpus, size)
+    if adopted and not (reuse and "chunks" in result):
+        folder.mkdir(parents=True, exist_ok=True)
+        result = {"size": size} | adopt(folder, adopted)
+    elif not (reuse and (index / "manifest.json").exists() and "ingest_s" in result):
+        result = {"size": size, "data": "+".join(data)} | make_corpus(corpus, size, data)
         print(f"[{size}] {result['files']} files written; ingesting", file=sys.stderr, flush=True)
-        result |= measure_ingest(corpus, index)
+        result |= ingest_with_stored_vectors(corpus, index, vectors_from) if vectors_from else measure_ingest(corpus, index)
         saved.write_text(json.dumps(result, indent=2))
     result["index_mb"] = round(sum(p.stat().st_size for p in index.rglob("*") if p.is_file()) / 2**20, 1)
     print(f"[{size}] {result['chunks']} chunks in {result['ingest_s']} s; cold open", file=sys.stderr, flush=True)
@@ -242,11 +379,14 @@ def measure(size: int, count: int, serve_count: int, reuse: bool) -> dict[str, A
              ("warm", lambda: measure_warm(corpus, index, count)),
              ("serve", lambda: measure_serve(corpus, index, serve_count, folder / "serve.log")),
              ("reingest", lambda: measure_reingest(corpus, index)))
+    done = {"cold": "cold_open_s", "warm": "warm_p95_ms", "serve": "serve_peak_rss_mb", "reingest": "one_changed_s"}
     for name, step in steps:
+        if reuse and done[name] in result:
+            continue  # measured in an earlier run of this size
         print(f"[{size}] {name}", file=sys.stderr, flush=True)
         result |= step()
         saved.write_text(json.dumps(result, indent=2))
-    result["unchanged_share_of_ingest"] = round(result["unchanged_s"] / result["ingest_s"], 4)
+    result["unchanged_share_of_ingest"] = round(result["unchanged_s"] / result["ingest_s"], 4) if result["ingest_s"] else None
     result["load_average_1m"] = round(os.getloadavg()[0], 2)
     saved.write_text(json.dumps(result, indent=2))
     return result
@@ -276,7 +416,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     figure, axes = plt.subplots(2, 3, figsize=(13, 7))
     for axis, (title, keys) in zip(axes.flat, panels):
         for key in keys:
-            axis.plot(chunks, [r.get(key) for r in rows], marker="o", label=key)
+            axis.plot(chunks, [r.get(key) or float("nan") for r in rows], marker="o", label=key)
             if key in targets:
                 axis.axhline(targets[key], color="red", linestyle="--", linewidth=1, label=f"target {targets[key]}")
         axis.set_xscale("log")
@@ -307,7 +447,7 @@ def report(rows: list[dict[str, Any]], command: str) -> None:
         f"`{command}` at {commit}; embed_backend {settings.embed_backend}, sentence_vectors {settings.sentence_vectors}, "
         f"chunks {settings.chunk_size}/{settings.chunk_overlap}; {os.cpu_count()} cores shared with other work "
         f"(load average {', '.join(str(r['load_average_1m']) for r in rows)} at the end of each size). Sizes past MultiHop-RAG "
-        "add SQuAD paragraphs, then copies of both with changed ids and (MultiHop) dates: `copied_chunks` is the "
+        "add SQuAD paragraphs, then copies of both with changed ids: `copied_chunks` is the "
         "share of files that are copies; their sentences are not embedded again.", "",
         table(rows, COLUMNS), "",
         "Growth exponent b (cost ∝ chunks^b, smallest to largest size): "
@@ -329,6 +469,11 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=50, help="warm questions timed after 5 of warm-up")
     parser.add_argument("--serve-questions", type=int, default=10)
     parser.add_argument("--reuse", action="store_true", help="keep an index already built for a size, and its ingest time")
+    parser.add_argument("--vectors-from", help="index folders (comma-separated) whose vectors serve identical texts: "
+                        "the ingest then runs in this process and its time leaves out the embedding")
+    parser.add_argument("--data", default="multihop,squad", help="data sets each copy round takes, in order")
+    parser.add_argument("--adopt", help="a folder with corpus/ and index/ built elsewhere: measure that index "
+                        "(its ingest untimed) as the given size")
     parser.add_argument("--report-only", action="store_true", help="rebuild the report from the sizes' result.json")
     parser.add_argument("--warm-worker", nargs=3, metavar=("CORPUS", "INDEX", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -339,7 +484,10 @@ def main() -> None:
     if args.report_only:
         rows = [json.loads((CACHE / f"scale-{size}" / "result.json").read_text()) for size in sizes]
     else:
-        rows = [measure(size, args.questions, args.serve_questions, args.reuse) for size in sizes]
+        sources = [Path(p) for p in args.vectors_from.split(",")] if args.vectors_from else []
+        adopted = Path(args.adopt) if args.adopt else None
+        rows = [measure(size, args.questions, args.serve_questions, args.reuse, sources, args.data.split(","), adopted)
+                for size in sizes]
     report(rows, "python bench/scale.py " + " ".join(sys.argv[1:]))
 
 
