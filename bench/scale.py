@@ -331,6 +331,8 @@ def measure_reingest(corpus: Path, index: Path) -> dict[str, Any]:
         return wall, last_json(out)
 
     unchanged_wall, unchanged = ingest()
+    if unchanged["added"] or unchanged["updated"] or unchanged["removed"]:  # an earlier run stopped mid-edit
+        unchanged_wall, unchanged = ingest()
     target = min(corpus.rglob("*.json"))
     original = target.read_text(encoding="utf-8")
     docs = json.loads(original)
