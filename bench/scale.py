@@ -29,12 +29,15 @@ Writes eval/reports/scale.json, .md and .png. Every size's figures are also kept
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
+import pstats
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -116,8 +119,6 @@ def make_corpus(folder: Path, size: int, data: list[str]) -> dict[str, Any]:
 
 def run(command: list[str]) -> tuple[float, str, int]:
     """(wall seconds, stdout, peak RSS in MB) of a child process."""
-    import tempfile
-
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
         child = subprocess.Popen(command, stdout=out, stderr=err, text=True, cwd=ROOT)
@@ -186,7 +187,8 @@ class StoredVectors:
         self.sentences: list[SentenceVectors] = []
         for source in sources:
             index = IndexDir(source)
-            vectors = dict(zip(*(lambda got: (got["ids"], got["embeddings"]))(index.collection().get(include=["embeddings"]))))
+            got = index.collection().get(include=["embeddings"])
+            vectors = dict(zip(got["ids"], got["embeddings"]))
             for node in all_chunks(index):
                 self.chunks[node.get_content(metadata_mode=MetadataMode.EMBED)] = list(map(float, vectors[node.node_id]))
             if (known := SentenceVectors.load(source)) is not None:
@@ -285,9 +287,6 @@ def warm_worker(corpus: Path, index: Path, count: int) -> None:
         ask_ms.append((time.perf_counter() - started) * 1000)
         cpu_ms.append((time.process_time() - cpu) * 1000)  # CPU time of this process: less sensitive to other load
         retrieve_ms.append(answer.timings_ms["retrieve"])
-    import cProfile
-    import pstats
-
     profiler = cProfile.Profile()
     profiled = asked[WARMUP + count : WARMUP + count + PROFILED]
     profiler.runcall(lambda: [bot.ask(q) for q in profiled])
@@ -323,8 +322,6 @@ def measure_serve(corpus: Path, index: Path, count: int, log: Path) -> dict[str,
 
 
 def measure_reingest(corpus: Path, index: Path) -> dict[str, Any]:
-    import pstats
-
     def ingest(profile: Path | None = None) -> tuple[float, dict[str, Any]]:
         command = cli("ingest", "--json", "--corpus", str(corpus), "--index", str(index))
         wall, out, _ = run(command[:1] + ["-m", "cProfile", "-o", str(profile)] + command[1:] if profile else command)
