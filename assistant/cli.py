@@ -146,6 +146,9 @@ def ask(
     as_json: JsonOpt = False,
 ) -> None:
     """Answer one question with numbered citations."""
+    from assistant.question.question import checked
+
+    checked(question, settings_from(corpus_dir=corpus, index_dir=index).max_question_tokens)  # before any loading
     bot = open_assistant(corpus, index, top_k=k, answer_mode=mode)
     answer = bot.ask(question)
     if as_json:
@@ -166,6 +169,8 @@ def chat(
     from assistant.core.errors import QuestionError
 
     conversation = open_assistant(corpus, index, top_k=k, answer_mode=mode).chat()
+    # Bytes that are not UTF-8 reach the question check (and its one-line error) instead of ending the chat.
+    sys.stdin.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
     err.print("Ask about the documents; /new starts a new conversation; an empty line quits.")
     while True:
         try:
@@ -206,8 +211,9 @@ def serve(
     ] = 20.0,
 ) -> None:
     """The web UI: chat with cited answers, sources, corpus management (builds the index if missing)."""
-    from assistant.ui.bind import check_bind
+    from assistant.ui.bind import check_bind, check_port
 
+    check_port(port)
     credentials = check_bind(host, auth, no_auth, warn=lambda message: err.print(f"[bold yellow]warning:[/] {escape(message)}"))
     settings = settings_from(corpus_dir=corpus, index_dir=index)
     from assistant.ui.app import serve as run_server  # gradio loads only once the address is accepted

@@ -230,3 +230,15 @@ def test_errors_are_shown_in_the_page(tab: Tab) -> None:
     page.click("#delete")
     page.wait_for_selector("#corpus-status .status.error")
     assert "choose a document to delete first" in page.inner_text("#corpus-status")
+
+
+def test_a_line_of_control_characters_is_refused_not_answered(tab: Tab) -> None:
+    page = tab.page
+    ask(page, PORT_QUESTION)
+    page.fill("#question textarea", "\u0001\u0002\u200b")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#chat .error")
+    assert "only invisible or control characters" in page.inner_text("#chat .error")
+    assert page.locator("#chat .message-row").count() == 4  # the refused line is not answered again
+    ask(page, "Which company are they tied to?", turns=3)
+    assert "Oboronlogistika" in page.locator("#chat .message-row").nth(5).inner_text()

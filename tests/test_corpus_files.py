@@ -304,6 +304,17 @@ def test_every_bad_file_is_skipped_or_indexed_with_its_reason(tmp_path: Path) ->
     assert "7741" in json.dumps(chunks_by_doc(index))
 
 
+def test_a_file_name_that_is_not_utf8_is_skipped_and_the_rest_indexed(tmp_path: Path) -> None:
+    """Before: a Latin-1 name (bytes b"caf\\xe9.txt") ended the ingest with a UnicodeEncodeError traceback in Chroma."""
+    corpus = copy_corpus(tmp_path / "corpus")
+    (Path(os.fsdecode(bytes(corpus) + b"/caf\xe9.txt"))).write_text("The tug Vigor assisted three ships.\n")
+    result = cli("ingest", "--corpus", str(corpus), "--index", str(tmp_path / "index"), "--json")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["added"] == 2
+    assert report["skipped"] == [{"path": "caf\\xe9.txt", "reason": "file name is not valid UTF-8 text; rename the file"}]
+
+
 def test_strict_exits_zero_when_nothing_was_skipped(tmp_path: Path) -> None:
     corpus = copy_corpus(tmp_path / "corpus")
     result = cli("ingest", "--corpus", str(corpus), "--index", str(tmp_path / "index"), "--json", "--strict")

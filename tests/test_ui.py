@@ -115,6 +115,33 @@ def test_api_reports_bad_questions(server: Server) -> None:
         client(server).predict("   ", api_name="/ask")
 
 
+def call_api(url: str, api: str, body: str) -> tuple[str, str]:
+    """An API event over plain HTTP with a JSON body as written: (last SSE event, its data)."""
+    import httpx
+
+    with httpx.Client(base_url=url, timeout=300) as http:
+        sent = http.post(f"gradio_api/call/{api}", content=body, headers={"content-type": "application/json"})
+        stream = http.get(f"gradio_api/call/{api}/{sent.json()['event_id']}").text
+    event, data = stream.strip().split("\n")[-2:]
+    return event.removeprefix("event: "), data
+
+
+def test_api_refuses_invisible_and_broken_questions_and_goes_on(server: Server) -> None:
+    from gradio_client.exceptions import AppError
+
+    session = client(server)
+    assert "Najin" in json.loads(session.predict(PORT_QUESTION, api_name="/chat"))["text"]
+    for api in ["/ask", "/chat"]:
+        for question in ["\u200b\u200d", "\x01\x02\x03"]:  # not the previous answer again: an error
+            with pytest.raises(AppError, match="only invisible or control characters"):
+                session.predict(question, api_name=api)
+    # A JSON client may send a lone surrogate ("\udcff"): not text, refused in one line.
+    event, data = call_api(server.url, "ask", '{"data": ["Which port \\udcff ships?", 0]}')
+    assert event == "error" and "not valid UTF-8" in data
+    hidden = json.loads(session.predict("Which com\u200dpany are they tied to?", api_name="/chat"))
+    assert "Oboronlogistika" in hidden["text"]  # the server is up and the session's history intact
+
+
 def test_login_is_required_when_auth_is_set(tmp_path: Path) -> None:
     from gradio_client.exceptions import AuthenticationError
 

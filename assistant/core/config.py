@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,7 +28,7 @@ EmbedBackend = Literal["onnx-int8", "onnx-fp32", "torch"]
 
 
 def config_file() -> Path:
-    return Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
+    return Path(os.environ.get(CONFIG_FILE_ENV) or DEFAULT_CONFIG_FILE)
 
 
 class Settings(BaseSettings):
@@ -100,6 +100,31 @@ class Settings(BaseSettings):
     abstention: AbstentionTuning = Field(default_factory=AbstentionTuning, description="When not to answer.")
     citation: CitationTuning = Field(default_factory=CitationTuning, description="Checking an LLM's citations.")
 
+    @model_validator(mode="after")
+    def consistent(self) -> Settings:
+        """Values that are fine alone but not together; checked before anything loads or is written."""
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size}); "
+                "lower ASSISTANT_CHUNK_OVERLAP or raise ASSISTANT_CHUNK_SIZE"
+            )
+        # Whether the question and a source fit as well is known only when they are asked (an LLMError then).
+        if self.answer_mode != "extractive" and self.llm_max_tokens >= self.llm_context_window:
+            raise ValueError(
+                f"llm_max_tokens ({self.llm_max_tokens}) leaves no room for the prompt in llm_context_window "
+                f"({self.llm_context_window}); raise the window or lower llm_max_tokens"
+            )
+        if self.index_dir.exists() and not self.index_dir.is_dir():
+            raise ValueError(f"the index folder {self.index_dir} is a file; pass --index with a folder (new or built)")
+        corpus, index = self.corpus_dir.resolve(), self.index_dir.resolve()
+        if corpus == index or corpus in index.parents or index in corpus.parents:
+            # `ingest --rebuild` empties the index folder, and the corpus would read the index's files as documents.
+            raise ValueError(
+                f"the index folder {self.index_dir} and the corpus folder {self.corpus_dir} must be apart, "
+                "neither inside the other; pass another --index"
+            )
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -114,16 +139,25 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Settings with CLI flags / keyword overrides applied; None means "not given"."""
+    """Settings with CLI flags / keyword overrides applied; None means "not given". Every value is checked, and
+    the values together, before anything loads: a ConfigError names each problem on one line."""
+    named = os.environ.get(CONFIG_FILE_ENV)
+    if named and not Path(named).is_file():
+        raise ConfigError(f"config file {named} (from {CONFIG_FILE_ENV}) not found; fix the path or unset {CONFIG_FILE_ENV}")
     given = {key: value for key, value in overrides.items() if value is not None}
     try:
         return Settings(**given)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "settings"
-        env = "ASSISTANT_" + "__".join(str(part) for part in first["loc"]).upper()
-        raise ConfigError(
-            f"invalid setting {field!r}: {first['msg']} (check {env}, {config_file()} or the flag)"
-        ) from None
+        raise ConfigError("; ".join(problem(error) for error in exc.errors())) from None
     except Exception as exc:  # a malformed TOML file
         raise ConfigError(f"cannot read {config_file()}: {exc}; fix or remove the file") from None
+
+
+def problem(error: Any) -> str:
+    """One validation error as said to the user: the setting, what is wrong, where it is set."""
+    message = error["msg"].removeprefix("Value error, ")
+    if not error["loc"]:  # values that do not fit together (Settings.consistent)
+        return f"invalid settings: {message}"
+    field = ".".join(str(part) for part in error["loc"])
+    env = "ASSISTANT_" + "__".join(str(part) for part in error["loc"]).upper()
+    return f"invalid setting {field!r}: {message} (check {env}, {config_file()} or the flag)"

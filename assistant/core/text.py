@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
+import regex
 import Stemmer
 from lemminflect import getAllLemmas
 
@@ -17,7 +19,17 @@ WORD = re.compile(WORD_PATTERN + r"|\d", re.UNICODE)
 # A sentence ends after . ! ? and any closing quotes/brackets, before white space; or at a line break.
 SENTENCE_END = re.compile(r"(?<=[.!?])(?:[\"'”’)\]]*)(?=\s)|(?=\n)")
 ABBREVIATIONS = set(words("en/abbreviations"))
+# Characters that do not show but split words or change how they compare: format characters (zero-width space
+# and joiners, soft hyphen, word joiner, byte-order mark, direction marks) and control characters but white space.
+INVISIBLE = regex.compile(r"[[\p{Cf}\p{Cc}]--\s]", regex.V1)
 STOPWORDS = frozenset(words("en/stopwords"))
+
+
+def normalized(text: str) -> str:
+    """`text` as it is matched: NFKC ("ﬁnance" and full-width "ｆｉｎａｎｃｅ" are "finance") without invisible
+    characters ("fi\u00adnance", "fi\u200dnance"). Questions are read as this; documents are matched by it while
+    offsets stay in the original text, so never take an offset from it: its length differs."""
+    return INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
 
 
 @lru_cache(maxsize=1)
@@ -54,7 +66,7 @@ PHRASAL = pairs("en/phrasal")
 def content_terms(text: str) -> list[str]:
     """Lower-cased, stemmed words without stopwords, irregular verbs in their base form, a phrasal verb as one
     term ("carri out"), in order (duplicates kept)."""
-    words = [m.group(0).lower() for m in WORD.finditer(text)]
+    words = [m.group(0).lower() for m in WORD.finditer(normalized(text))]
     terms = []
     for word, after in zip(words, [*words[1:], ""]):
         if word in STOPWORDS:
@@ -66,7 +78,7 @@ def content_terms(text: str) -> list[str]:
 
 def name_terms(text: str) -> frozenset[str]:
     """The terms of the capitalised words of `text` (names, and words that open a sentence)."""
-    return frozenset(content_terms(" ".join(re.findall(r"\b[A-Z][\w'ʼ-]+", text))))
+    return frozenset(content_terms(" ".join(re.findall(r"\b[A-Z][\w'ʼ-]+", normalized(text)))))
 
 
 def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:

@@ -12,6 +12,7 @@ import difflib
 import io
 import json
 import logging
+import os
 import re
 import tomllib
 import zipfile
@@ -133,6 +134,12 @@ def load_corpus(root: Path, follow_outside_symlinks: bool = False, max_bytes: in
         rel = path.relative_to(root).as_posix()
         if any(part.startswith(".") for part in path.relative_to(root).parts):
             continue  # hidden files and folders (.git, .DS_Store) are not documents
+        if rel != rel.encode("utf-8", "replace").decode("utf-8"):
+            # A Latin-1 name on a UTF-8 system ("caf\xe9.txt") decodes to lone surrogates, which no id,
+            # JSON report or Chroma record can hold.
+            shown = os.fsencode(rel).decode("utf-8", "backslashreplace")
+            result.problems.append(Problem(shown, "file name is not valid UTF-8 text; rename the file"))
+            continue
         if rel.endswith(SIDECAR_SUFFIX):
             if not Path(str(path)[: -len(SIDECAR_SUFFIX)]).exists():
                 result.problems.append(Problem(rel, "metadata sidecar without its document; remove it or add the document"))
@@ -243,7 +250,7 @@ def _front_matter(raw: str, notes: list[str]) -> tuple[str, Metadata]:
         return raw, Metadata()
     try:
         data = yaml.safe_load(match.group(1))
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an impossible date (2024-13-40)
         notes.append(f"front matter unreadable ({_first_error(exc)}), its metadata not used; fix the block between the --- lines")
         return raw[match.end() :], Metadata()
     return raw[match.end() :], _metadata(data or {}, "the front matter", notes)

@@ -12,18 +12,18 @@ from collections import Counter
 from typing import Any
 
 from llama_index.core.schema import MetadataMode, TextNode
-from llama_index.core.vector_stores.utils import metadata_dict_to_node
+from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
 from assistant.core.errors import IndexStateError
-from assistant.core.text import WORD_PATTERN, content_terms, sentence_spans
+from assistant.core.text import WORD_PATTERN, content_terms, normalized, sentence_spans
 from assistant.index.store import IndexDir
 from assistant.index.vectors import Embed, SentenceVectors
 
 PAGE = 5000
 TERMS = "terms.json"
-TERMS_VERSION = 6  # 2: irregular verb forms counted under their base ("grew" as "grow"); 3: "Russiaʼs" as "Russia";
+TERMS_VERSION = 7  # 2: irregular verb forms counted under their base ("grew" as "grow"); 3: "Russiaʼs" as "Russia";
 # 4: a full word under its clipping's term ("photographs" as "photos"); 5: a phrasal verb as one term ("carried out");
-# 6: "each" and "every" are stopwords, as "both" and "all" are
+# 6: "each" and "every" are stopwords, as "both" and "all" are; 7: words counted in normalized text (core.text)
 # The words both BM25 indexes hold, kept beside them (llama-index does not persist it) so that an index is
 # queried with the pattern it was built with; older indexes were built with bm25s's default.
 TOKEN_PATTERN = "(?u)" + WORD_PATTERN
@@ -58,16 +58,26 @@ def build_keyword_index(index: IndexDir, embed: Embed) -> int:
     if not nodes:
         return 0
     # Every chunk is scored (retrieve/hybrid.py ranks them all); a top k above the chunk count only makes it log a warning.
+    # Words are matched in normalized text ("fi\u00adnance" is found by "finance") but the corpus keeps each chunk
+    # as it is: passages and their offsets come from it.
     retriever = BM25Retriever.from_defaults(
-        nodes=nodes, stemmer=Stemmer.Stemmer("english"), language="english", similarity_top_k=min(len(nodes), 10),
-        token_pattern=TOKEN_PATTERN,
+        nodes=[matched(node) for node in nodes], stemmer=Stemmer.Stemmer("english"), language="english",
+        similarity_top_k=min(len(nodes), 10), token_pattern=TOKEN_PATTERN,
     )
+    retriever.corpus = [node_to_metadata_dict(node) | {"node_id": node.node_id} for node in nodes]
     retriever.persist(str(index.bm25_dir), show_progress=False)
     (index.bm25_dir / TOKENIZER).write_text(json.dumps({"token_pattern": TOKEN_PATTERN}), encoding="utf-8")
     sentences = build_sentence_index(index, nodes, retriever.stemmer)
     SentenceVectors.build(index.path, sentences, embed)
     write_term_stats(index, nodes)
     return len(nodes)
+
+
+def matched(node: TextNode) -> TextNode:
+    """A copy of `node` holding the text its words are matched in (see core.text.normalized)."""
+    return node.model_copy(update={"text": normalized(node.text), "metadata": {
+        key: normalized(value) if key == "header" else value for key, value in node.metadata.items()
+    }})
 
 
 def chunk_sentences(text: str) -> list[str]:
@@ -92,7 +102,10 @@ def build_sentence_index(index: IndexDir, nodes: list[TextNode], stemmer: Any) -
         starts.append(len(sentences))
         sentences += chunk_sentences(node.text)
     model = bm25s.BM25()
-    tokens = bm25s.tokenize(sentences, stopwords="en", stemmer=stemmer, token_pattern=TOKEN_PATTERN, show_progress=False)
+    tokens = bm25s.tokenize(
+        [normalized(sentence) for sentence in sentences], stopwords="en", stemmer=stemmer, token_pattern=TOKEN_PATTERN,
+        show_progress=False,
+    )
     model.index(tokens, show_progress=False)
     folder = index.path / SENTENCES_DIR
     model.save(str(folder))

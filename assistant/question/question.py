@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from assistant.core.errors import QuestionError
+from assistant.core.text import normalized
 from assistant.core.tokens import count_tokens
 from assistant.core.types import Span
 from assistant.question.followup import Followed
@@ -24,7 +25,7 @@ class Intent(Enum):
 
 @dataclass(frozen=True)
 class Question:
-    asked: str  # as typed, white space folded
+    asked: str  # as typed, normalized, white space folded (`folded`)
     # Names spelt as the corpus spells them, an indirect question made direct ("Do you know who ...?" is
     # "Who ...?"), less the words that name the one article it is about ("the UK article" is "the article").
     answered: str
@@ -37,11 +38,30 @@ class Question:
     intents: tuple[Intent, ...]  # what its form asks for, in the router's order; FACTS always, last
 
 
+def folded(text: str) -> str:
+    """`text` normalized (core.text.normalized), its white space folded: how questions, and earlier turns, are read."""
+    return " ".join(normalized(text).split())
+
+
 def checked(question: str, max_tokens: int) -> str:
-    """The question with its white space folded; a QuestionError when it is empty or longer than `max_tokens`."""
-    if not isinstance(question, str) or not question.strip():
+    """The question as it is read, before anything else: NFKC, without invisible characters, white space folded
+    (core.text.normalized). A QuestionError when it is not text, holds bytes that are not UTF-8 (a terminal in
+    another encoding gives Python lone surrogates), is empty or invisible, or is longer than `max_tokens`."""
+    if not isinstance(question, str):
+        raise QuestionError(f"the question must be text, not {type(question).__name__}")
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise QuestionError(
+            f"the question is not valid UTF-8 text (at character {exc.start + 1}); retype it, or set the terminal "
+            "or client to UTF-8"
+        ) from None
+    read = folded(question)
+    if not read:
+        if question.strip():
+            raise QuestionError("the question has only invisible or control characters; type a question about the documents")
         raise QuestionError("the question is empty; type a question about the documents")
-    tokens = count_tokens(question)
+    tokens = count_tokens(read)
     if tokens > max_tokens:
         raise QuestionError(f"the question is {tokens} tokens, over the limit of {max_tokens}; shorten it")
-    return " ".join(question.split())
+    return read

@@ -10,7 +10,7 @@ from assistant.question.followup import followed, quoted_before, resolve_followu
 from assistant.question.forms import split_question
 from assistant.question.indirect import direct
 from assistant.question.named_article import named_article
-from assistant.question.question import Question
+from assistant.question.question import Question, folded
 from assistant.question.router import intents
 from assistant.question.spelling import Speller
 
@@ -37,7 +37,7 @@ class Reader:
         """`asked` after the `history` of earlier questions and the `previous` answer; `resolve` makes a follow-up
         standalone (default: it carries the history along)."""
         read = self.read(asked)
-        turns = [self.read(turn) for turn in history]  # earlier turns may hold the same misspelling
+        turns = [self.read(folded(turn)) for turn in history]  # earlier turns may hold the same misspelling
         if resolve:
             standalone, context = resolve(read, turns, previous)
         else:

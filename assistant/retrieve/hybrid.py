@@ -19,6 +19,7 @@ import numpy as np
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 from assistant.core.errors import IndexStateError
+from assistant.core.text import normalized
 from assistant.core.tuning import RetrievalTuning
 from assistant.core.types import Passage
 from assistant.index.keyword import chunk_sentences, load_keyword_index, load_sentence_index
@@ -139,7 +140,7 @@ class HybridRetriever:
     # --- scores over all chunks -------------------------------------------------------------
     def tokens(self, text: str) -> list[str]:
         return bm25s.tokenize(
-            [text], stopwords="en", stemmer=self.stemmer, token_pattern=self.token_pattern,
+            [normalized(text)], stopwords="en", stemmer=self.stemmer, token_pattern=self.token_pattern,
             return_ids=False, show_progress=False,
         )[0]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from assistant.core.errors import AssistantError, ConfigError, CorpusError, Ques
 from assistant.core.types import Answer
 from assistant.index.ingest import ingest
 from assistant.index.store import IndexDir
+from assistant.ui.bind import check_port
 from assistant.ui.login import FIRST_WAIT_S, FREE_FAILURES, LoginThrottle
 from assistant.ui.corpus import ALLOWED_SUFFIXES, MB, Change, add_files, chunk_counts, delete_file
 from assistant.ui.render import (
@@ -405,8 +407,9 @@ def serve(
 
     The caller has checked the address with `ui.bind.check_bind`.
     """
-    if max_upload_mb <= 0:
-        raise ConfigError("--max-upload-mb must be positive (e.g. 20)")
+    check_port(port)
+    if not (0 < max_upload_mb < math.inf):  # also refuses NaN
+        raise ConfigError(f"--max-upload-mb {max_upload_mb:g} must be a positive number of megabytes (e.g. 20)")
     built = IndexDir(settings.index_dir).exists()
     print(f"{'Syncing' if built else 'Building'} the index at {settings.index_dir} from {settings.corpus_dir}…",
           file=sys.stderr)

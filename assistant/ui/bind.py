@@ -26,6 +26,11 @@ def parse_auth(auth: str | None) -> tuple[str, str] | None:
     return user, password
 
 
+def check_port(port: int) -> None:
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"--port {port} is not a TCP port; pass one from 1 to 65535 (e.g. --port 7860)")
+
+
 def check_bind(host: str, auth: str | None, no_auth: bool, warn: Callable[[str], None]) -> tuple[str, str] | None:
     """The credentials to require; refuses a non-loopback address without --auth unless --no-auth."""
     credentials = parse_auth(auth)
