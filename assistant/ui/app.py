@@ -28,7 +28,7 @@ from assistant.core.config import Settings
 from assistant.core.errors import AssistantError, ConfigError, CorpusError, QuestionError
 from assistant.core.types import Answer
 from assistant.index.ingest import ingest
-from assistant.index.store import IndexDir
+from assistant.index.chroma_server import open_index
 from assistant.ui.login import FIRST_WAIT_S, FREE_FAILURES, LoginThrottle
 from assistant.ui.corpus import ALLOWED_SUFFIXES, MB, Change, add_files, chunk_counts, delete_file
 from assistant.ui.render import (
@@ -407,8 +407,9 @@ def serve(
     """
     if max_upload_mb <= 0:
         raise ConfigError("--max-upload-mb must be positive (e.g. 20)")
-    built = IndexDir(settings.index_dir).exists()
-    print(f"{'Syncing' if built else 'Building'} the index at {settings.index_dir} from {settings.corpus_dir}…",
+    index = open_index(settings)
+    built = index.exists()
+    print(f"{'Syncing' if built else 'Building'} the {index.describe()} from {settings.corpus_dir}…",
           file=sys.stderr)
     try:
         report = ingest(settings)
