@@ -99,13 +99,16 @@ class Assistant:
                     self._answerers[mode] = load_answerer(self.settings.model_copy(update={"answer_mode": mode}))
         return self._answerers[mode]
 
-    def _follow(self) -> None:
-        """On a shared Chroma server another process may have ingested since this one loaded: reload then.
-        Costs one small request per question; an unreachable server fails the question, not the process."""
-        if isinstance(self.index, ServerIndex) and self.index.generation() != self.generation:
-            with self._lock:
-                if self.index.generation() != self.generation:
-                    self._load()
+    def follow(self) -> bool:
+        """On a shared Chroma server another process may have ingested since this one loaded: reload then
+        (True). Costs one small request, made before every question; an unreachable server fails the
+        question, not the process."""
+        if not isinstance(self.index, ServerIndex) or self.index.generation() == self.generation:
+            return False
+        with self._lock:
+            if self.index.generation() != self.generation:
+                self._load()
+        return True
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         with one_thread(self.settings):
@@ -133,7 +136,7 @@ class Assistant:
 
     # --- questions ------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
-        self._follow()
+        self.follow()
         question = self.reader.read(checked(question, self.settings.max_question_tokens))
         with self._lock:
             return self.retriever.retrieve(question, k or self.settings.top_k)
@@ -169,7 +172,7 @@ class Assistant:
     ) -> Iterator[str | Answer]:
         started = time.perf_counter()
         asked = checked(question, self.settings.max_question_tokens)
-        self._follow()
+        self.follow()
         llm = self.answerer(mode)
         reading = self.reader.question(asked, history, previous, llm.resolve_followup if llm else None)
         with self._lock:
