@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BRITAIN_DOC, ROOT, copy_corpus
+from conftest import BRITAIN_DOC, ROOT, copy_corpus, free_port, stop
 
 from assistant.core.errors import ConfigError, IndexUnreachableError
 
@@ -22,14 +22,6 @@ NOTE = "ferry-note.md"
 NOTE_TEXT = "# Port note\n\nThe ferry Amur called at the port of Vanino in March, a harbour official said.\n"
 NOTE_QUESTION = "Which port did the ferry Amur call at?"
 PORT_QUESTION = "At which port were the Russian ships loaded?"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(url: str, proc: subprocess.Popen[Any], log: Path, path: str = "") -> None:
@@ -44,15 +36,6 @@ def wait_for(url: str, proc: subprocess.Popen[Any], log: Path, path: str = "") -
             pass
         time.sleep(0.5)
     pytest.fail(f"{url} did not answer: {log.read_text()}")
-
-
-def stop(proc: subprocess.Popen[Any]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 class ChromaServer:

@@ -36,7 +36,7 @@ Loader = Callable[[], Embed]  # loads the embedding model only when a sentence v
 
 STAMP = "server.json"  # {"generation": ...} of the server state the cache was built from
 PAGE = 5000
-ID_BATCH = 2000  # ids per get/delete request (a URL-free POST body, but keep requests small)
+ID_BATCH = 2000  # records per get, upsert or delete request: bounded request bodies
 
 
 def open_index(settings: Settings) -> IndexDir:
@@ -112,7 +112,7 @@ class ServerIndex(IndexDir):
         super().__init__(index_dir / "servers" / f"{parts.hostname}-{parts.port}-{name}")
         self.url, self.name = url, name
         self.ssl = parts.scheme == "https"
-        self.host, self.port = parts.hostname or "", parts.port or 8000
+        self.host, self.port = str(parts.hostname), int(parts.port or 0)  # Settings checked both are there
 
     @cached_property
     def chroma(self) -> Any:
