@@ -70,16 +70,13 @@ def reaching(url: str) -> Iterator[None]:
 
     try:
         yield
-    except (httpx.TransportError, ConnectionError) as exc:
-        raise IndexUnreachableError(
-            f"the Chroma server at {url} does not answer ({type(exc).__name__}); start it "
-            f"(chroma run --path DIR --port {urlsplit(url).port}) or check --chroma-url"
-        ) from None
-    except ValueError as exc:
-        if "Could not connect" not in str(exc):  # HttpClient's own check at connect
+    except (httpx.TransportError, ConnectionError, ValueError) as exc:
+        # HttpClient checks the server when it is made and says so with a ValueError
+        if isinstance(exc, ValueError) and "Could not connect" not in str(exc):
             raise
         raise IndexUnreachableError(
-            f"the Chroma server at {url} does not answer; start it or check --chroma-url"
+            f"the Chroma server at {url} does not answer; start it "
+            f"(chroma run --path DIR --port {urlsplit(url).port}) or check --chroma-url"
         ) from None
 
 
