@@ -169,18 +169,17 @@ class ServerIndex(IndexDir):
     # --- docstore: one record per key, its collections' entries as JSON ----------------------
     def docstore(self) -> Any:
         from llama_index.core.storage.docstore import SimpleDocumentStore
-        from llama_index.core.storage.kvstore.simple_kvstore import SimpleKVStore
 
         data: dict[str, dict[str, Any]] = {}
         for key, text, _ in self._records(self._documents(), ["documents"]):
             for collection, value in json.loads(text).items():
                 data.setdefault(collection, {})[key] = value
-        return SimpleDocumentStore(SimpleKVStore.from_dict(data))
+        return SimpleDocumentStore.from_dict(data)
 
     def persist_docstore(self, docstore: Any) -> None:
         """Write the records that changed and drop the ones gone, so a re-ingest of one file sends one."""
         records: dict[str, dict[str, Any]] = {}
-        for collection, entries in docstore._kvstore.to_dict().items():
+        for collection, entries in docstore.to_dict().items():
             for key, value in entries.items():
                 records.setdefault(key, {})[collection] = value
         texts = {key: json.dumps(record, sort_keys=True) for key, record in records.items()}

@@ -27,8 +27,8 @@ from assistant.app.assistant import Assistant
 from assistant.core.config import Settings
 from assistant.core.errors import AssistantError, ConfigError, CorpusError, QuestionError
 from assistant.core.types import Answer
-from assistant.index.ingest import ingest
 from assistant.index.chroma_server import open_index
+from assistant.index.ingest import ingest
 from assistant.ui.login import FIRST_WAIT_S, FREE_FAILURES, LoginThrottle
 from assistant.ui.corpus import ALLOWED_SUFFIXES, MB, Change, add_files, chunk_counts, delete_file
 from assistant.ui.render import (
