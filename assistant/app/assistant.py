@@ -20,10 +20,10 @@ from assistant.app.chat import Chat
 from assistant.core.config import Settings, load_settings
 from assistant.core.errors import AssistantError, IndexStateError, QuestionError
 from assistant.core.types import Answer, Passage
-from assistant.index.chroma_server import ServerIndex, open_index
 from assistant.index.embeddings import load_embed_model, one_thread
 from assistant.index.ingest import IngestReport, build_settings, ingest
 from assistant.index.keyword import load_term_stats
+from assistant.index.store import IndexDir
 from assistant.index.vectors import EmbeddingCache, SentenceVectors
 from assistant.question.named_article import label_terms
 from assistant.question.question import checked
@@ -38,8 +38,7 @@ class Assistant:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.index = open_index(settings)
-        self.generation = ""  # of the shared server's corpus this process answers from
+        self.index = IndexDir(settings.index_dir)
         self._lock = threading.RLock()
         self._answerers: dict[str, LLMAnswerer | None] = {}  # per answer mode, loaded on first use
         self.mode = resolve_mode(settings)
@@ -50,7 +49,7 @@ class Assistant:
     def open(cls, corpus_dir: str | Path | None = None, index_dir: str | Path | None = None, **settings: Any) -> Assistant:
         """Open the index (building it first when it is missing); None means the configured default."""
         resolved = load_settings(corpus_dir=corpus_dir, index_dir=index_dir, **settings)
-        report = None if open_index(resolved).exists() else ingest(resolved)
+        report = None if IndexDir(resolved.index_dir).exists() else ingest(resolved)
         bot = cls(resolved)
         bot.build_report = report
         return bot
@@ -58,9 +57,7 @@ class Assistant:
     def _load(self) -> None:
         self.index.check_build(build_settings(self.settings))
         if not self.index.manifest().get("chunks"):
-            raise IndexStateError(f"the {self.index.describe()} is empty; add documents and run `assistant ingest`")
-        if isinstance(self.index, ServerIndex):
-            self.generation = self.index.refresh(lambda: self._embed, self.settings.lock_timeout)
+            raise IndexStateError(f"the index at {self.index.path} is empty; add documents and run `assistant ingest`")
         try:
             # One cache for questions and sentences: the retriever's question vector is re-used when answering.
             self.embed = EmbeddingCache(self._embed, SentenceVectors.load(self.index.path))
@@ -99,17 +96,6 @@ class Assistant:
                     self._answerers[mode] = load_answerer(self.settings.model_copy(update={"answer_mode": mode}))
         return self._answerers[mode]
 
-    def follow(self) -> bool:
-        """On a shared Chroma server another process may have ingested since this one loaded: reload then
-        (True). Costs one small request, made before every question; an unreachable server fails the
-        question, not the process."""
-        if not isinstance(self.index, ServerIndex) or self.index.generation() == self.generation:
-            return False
-        with self._lock:
-            if self.index.generation() != self.generation:
-                self._load()
-        return True
-
     def _embed(self, texts: list[str]) -> np.ndarray:
         with one_thread(self.settings):
             return np.asarray(load_embed_model(self.settings).get_text_embedding_batch(texts), dtype=np.float32)
@@ -136,7 +122,6 @@ class Assistant:
 
     # --- questions ------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
-        self.follow()
         question = self.reader.read(checked(question, self.settings.max_question_tokens))
         with self._lock:
             return self.retriever.retrieve(question, k or self.settings.top_k)
@@ -172,7 +157,6 @@ class Assistant:
     ) -> Iterator[str | Answer]:
         started = time.perf_counter()
         asked = checked(question, self.settings.max_question_tokens)
-        self.follow()
         llm = self.answerer(mode)
         reading = self.reader.question(asked, history, previous, llm.resolve_followup if llm else None)
         with self._lock:

@@ -6,16 +6,14 @@ from typing import Any
 
 from assistant.core.config import Settings
 from assistant.index.ingest import build_settings
-from assistant.index.chroma_server import open_index
+from assistant.index.store import IndexDir
 
 
 def index_status(settings: Settings) -> dict[str, Any]:
-    index = open_index(settings)
+    index = IndexDir(settings.index_dir)
     manifest = index.manifest()
     return {
         "index": str(index.path.resolve()),
-        "chroma_url": settings.chroma_url or None,  # None: the embedded store in the index folder
-        "generation": manifest.get("generation"),
         "corpus": str(settings.corpus_dir.resolve()),
         "documents": manifest.get("documents", 0),
         "chunks": manifest.get("chunks", 0),

@@ -21,7 +21,6 @@ from assistant.core.config import Settings
 from assistant.core.errors import CorpusError, IndexStateError
 from assistant.core.tokens import encoding
 from assistant.corpus.documents import SUPPORTED_SUFFIXES, FileWarning, LoadResult, Problem, SourceDocument, load_corpus
-from assistant.index.chroma_server import catch_up, open_index
 from assistant.index.embeddings import embed_model_name, load_embed_model, load_passage_model
 from assistant.index.keyword import all_chunks, build_keyword_index, term_stats_current, write_term_stats
 from assistant.index.store import BuildSettings, IndexDir
@@ -220,7 +219,7 @@ def ingest(settings: Settings, rebuild: bool = False, progress: bool | None = No
     if not settings.corpus_dir.is_dir():
         raise CorpusError(f"corpus folder {settings.corpus_dir} not found; pass --corpus DIR with your documents")
     loaded = load_corpus(settings.corpus_dir, settings.follow_outside_symlinks, int(settings.max_file_mb * 1_000_000))
-    index = open_index(settings)
+    index = IndexDir(settings.index_dir)
     build = build_settings(settings)
     lock = index.acquire(settings.lock_timeout)
     try:
@@ -228,7 +227,6 @@ def ingest(settings: Settings, rebuild: bool = False, progress: bool | None = No
             index.wipe()
         elif index.exists():
             index.check_build(build)
-            catch_up(index, settings)
         report = _sync(index, build, settings, loaded, progress)
     finally:
         lock.release()

@@ -71,16 +71,13 @@ class IndexDir:
                 f"index at {self.path} is corrupt ({MANIFEST}: {exc}); run `assistant ingest --rebuild`"
             ) from None
 
-    def describe(self) -> str:
-        return f"index at {self.path}"
-
     def check_build(self, build: BuildSettings) -> None:
         recorded = self.manifest()
         wanted = build.as_dict()
         diffs = [f"{k}={recorded.get(k)!r} (settings: {wanted[k]!r})" for k in BUILD_KEYS if recorded.get(k) != wanted[k]]
         if diffs:
             raise IndexMismatchError(
-                f"{self.describe()} was built with {', '.join(diffs)}; run `assistant ingest --rebuild`"
+                f"index at {self.path} was built with {', '.join(diffs)}; run `assistant ingest --rebuild`"
             )
 
     def write_manifest(self, build: BuildSettings, **extra: Any) -> None:
