@@ -160,7 +160,7 @@ def test_server_sees_what_the_cli_ingested(server: tuple[Path, Path, str]) -> No
     answer = ask(url, NEW_QUESTION)
     assert "Heron" in answer["text"] and "Pelican" not in answer["text"]
     status = client(url).predict(api_name="/rescan")[0]
-    assert "4 unchanged" in status and "corrupt" not in status
+    assert "0 added, 0 updated, 0 removed, 3 unchanged" in status and "corrupt" not in status
 
 
 # --- a damaged Chroma database ---------------------------------------------------------------

@@ -310,6 +310,9 @@ def _sync(
         report.chunks = current.manifest.get("chunks", 0)
         if not term_stats_current(current.folder):
             write_term_stats(current.folder, all_chunks(index))
+        if current.number is not None:  # tidy what an ingest killed after its commit left
+            index.end()
+            index.prune(current)
         return report  # nothing to embed: skip loading the model
 
     model = load_embed_model(settings)
