@@ -105,8 +105,8 @@ class Assistant:
         self.answerer(self.mode)  # a missing model or bad prompt fails at open, not at the first question
 
     def refresh(self) -> None:
-        """Reload when another process (`assistant ingest`) has committed a new generation of the index; until
-        the new one loads, questions are answered from the one loaded before."""
+        """Reload when another process (`assistant ingest`) has committed a new generation of the index since
+        this one loaded it (one small file read per question); questions wait while it loads."""
         try:
             commit = self._commit()
         except IndexStateError:
