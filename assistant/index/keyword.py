@@ -22,7 +22,6 @@ from assistant.index.phases import reached
 from assistant.index.store import Generation, IndexDir, unreadable
 from assistant.index.vectors import Embed, SentenceVectors, save_chunk_vectors
 
-PAGE = 5000
 TERMS = "terms.json"
 TERMS_VERSION = 6  # 2: irregular verb forms counted under their base ("grew" as "grow"); 3: "Russiaʼs" as "Russia";
 # 4: a full word under its clipping's term ("photographs" as "photos"); 5: a phrasal verb as one term ("carried out");
@@ -36,24 +35,28 @@ SENTENCES_DIR = "bm25-sentences"
 SENTENCE_CHUNKS = "chunk_starts.npy"  # index of each chunk's first sentence
 
 
-def all_chunks(index: IndexDir, embeddings: bool = False) -> list[TextNode]:
-    """Every chunk stored in Chroma, as llama-index nodes (text, metadata, offsets; their vectors too when
-    `embeddings`)."""
-    collection = index.collection()
+def all_chunks(index: IndexDir) -> list[TextNode]:
+    """Every chunk stored in Chroma, as llama-index nodes (text, metadata, offsets)."""
+    return [node for page in index.pages(["documents", "metadatas"]) for node in _nodes(page)]
+
+
+def chunks_and_vectors(index: IndexDir) -> tuple[list[TextNode], np.ndarray]:
+    """Every chunk stored in Chroma and its vector (row i is chunk i's)."""
     nodes: list[TextNode] = []
-    offset = 0
-    include = ["documents", "metadatas", *(["embeddings"] if embeddings else [])]
-    while True:
-        page = collection.get(include=include, limit=PAGE, offset=offset)
-        vectors = page["embeddings"] if embeddings else [None] * len(page["ids"])
-        for node_id, text, metadata, vector in zip(page["ids"], page["documents"], page["metadatas"], vectors):
-            node = metadata_dict_to_node(metadata, text=text)
-            node.id_ = node_id
-            node.embedding = None if vector is None else list(vector)
-            nodes.append(node)
-        if len(page["ids"]) < PAGE:
-            return nodes
-        offset += PAGE
+    vectors: list[np.ndarray] = []
+    for page in index.pages(["documents", "metadatas", "embeddings"]):
+        nodes += _nodes(page)
+        vectors.append(np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), -1))
+    return nodes, np.concatenate(vectors)
+
+
+def _nodes(page: dict[str, Any]) -> list[TextNode]:
+    nodes = []
+    for node_id, text, metadata in zip(page["ids"], page["documents"], page["metadatas"]):
+        node = metadata_dict_to_node(metadata, text=text)
+        node.id_ = node_id
+        nodes.append(node)
+    return nodes
 
 
 def build_keyword_index(index: IndexDir, target: Generation, previous: Generation | None, embed: Embed) -> int:
@@ -63,7 +66,7 @@ def build_keyword_index(index: IndexDir, target: Generation, previous: Generatio
     import Stemmer
     from llama_index.retrievers.bm25 import BM25Retriever
 
-    nodes = all_chunks(index, embeddings=True)
+    nodes, vectors = chunks_and_vectors(index)
     if not nodes:
         return 0
     # Every chunk is scored (retrieve/hybrid.py ranks them all); a top k above the chunk count only makes it log a warning.
@@ -74,7 +77,7 @@ def build_keyword_index(index: IndexDir, target: Generation, previous: Generatio
     retriever.persist(str(target.bm25_dir), show_progress=False)
     (target.bm25_dir / TOKENIZER).write_text(json.dumps({"token_pattern": TOKEN_PATTERN}), encoding="utf-8")
     reached("bm25")
-    save_chunk_vectors(target.folder, [node.id_ for node in nodes], np.asarray([node.embedding for node in nodes]))
+    save_chunk_vectors(target.folder, [node.id_ for node in nodes], vectors)
     sentences = build_sentence_index(target.folder, nodes, retriever.stemmer)
     reached("sentence-index")
     SentenceVectors.build(target.folder, sentences, embed, previous.folder if previous else None)

@@ -26,6 +26,7 @@ import json
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -258,6 +259,17 @@ class IndexDir:
         return self.chroma.get_or_create_collection(
             COLLECTION, embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
+
+    def pages(self, include: list[str], size: int = 5000) -> Iterator[dict[str, Any]]:
+        """Every chunk in the collection, `size` at a time (Chroma's `get` results, with `include`)."""
+        collection = self.collection()
+        offset = 0
+        while True:
+            page = collection.get(include=include, limit=size, offset=offset)
+            yield page
+            if len(page["ids"]) < size:
+                return
+            offset += size
 
     def vector_store(self) -> Any:
         from assistant.index.chroma_store import BatchedChromaVectorStore

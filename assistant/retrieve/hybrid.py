@@ -131,15 +131,9 @@ class HybridRetriever:
 
     @staticmethod
     def _chroma_vectors(index: IndexDir) -> Iterator[tuple[list[str], Any]]:
-        collection = index.collection()
-        offset, page = 0, 5000
         try:
-            while True:
-                got = collection.get(include=["embeddings"], limit=page, offset=offset)
-                yield got["ids"], got["embeddings"]
-                if len(got["ids"]) < page:
-                    return
-                offset += page
+            for page in index.pages(["embeddings"]):
+                yield page["ids"], page["embeddings"]
         finally:
             index.close()  # an ingest in this process must not share this client's view of the folder
 
