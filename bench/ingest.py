@@ -84,7 +84,7 @@ def first_use(folder: Path) -> dict[str, Any]:
 
 def stored_vectors(index: IndexDir) -> tuple[dict[str, np.ndarray], SentenceVectors]:
     got = index.collection().get(include=["embeddings"])
-    return dict(zip(got["ids"], np.asarray(got["embeddings"], dtype=np.float32))), SentenceVectors.load(index.path)
+    return dict(zip(got["ids"], np.asarray(got["embeddings"], dtype=np.float32))), SentenceVectors.load(index.current().folder)
 
 
 def agreement(reference: IndexDir, other: IndexDir) -> dict[str, float]:

@@ -80,11 +80,12 @@ def test_rerun_does_not_embed(corpus: Path, tmp_path: Path, monkeypatch: pytest.
     assert (report.added, report.unchanged) == (0, 2)
 
     # Term counts from an older tokenizer (before "grew" counted as "grow") are counted again, not embedded.
-    terms = settings.index_dir / TERMS
+    terms = IndexDir(settings.index_dir).current().folder / TERMS
     fresh = json.loads(terms.read_text(encoding="utf-8"))
     old = {"chunks": fresh["chunks"], "df": {**fresh["df"], "stale": 1}}
     terms.write_text(json.dumps(old), encoding="utf-8")
-    assert "stale" not in load_term_stats(IndexDir(settings.index_dir))[0]  # counted again when read
+    index = IndexDir(settings.index_dir)
+    assert "stale" not in load_term_stats(index, index.current())[0]  # counted again when read
     ingest(settings, progress=False)
     assert json.loads(terms.read_text(encoding="utf-8")) == fresh  # and written again by the next ingest
 
@@ -352,7 +353,7 @@ def test_sentence_vectors_are_precomputed_and_reused(corpus: Path, tmp_path: Pat
     settings = load_settings(corpus_dir=corpus, index_dir=tmp_path / "index")
     ingest(settings, progress=False)
     index = IndexDir(settings.index_dir)
-    before = SentenceVectors.load(index.path)
+    before = SentenceVectors.load(index.current().folder)
     assert before is not None and len(before.keys) > 20
     model = load_embed_model(settings)
     sentence = "What exactly was loaded on them — Britain cannot say for sure."
@@ -368,9 +369,10 @@ def test_sentence_vectors_are_precomputed_and_reused(corpus: Path, tmp_path: Pat
         return np.asarray(model.get_text_embedding_batch(texts), dtype=np.float32)
 
     new = "A new closing paragraph about the port of Vladivostok."
-    SentenceVectors.build(index.path, [sentence, new], counting)
+    folder = index.current().folder
+    SentenceVectors.build(folder, [sentence, new], counting)
     assert embedded == [new]
-    after = SentenceVectors.load(index.path)
+    after = SentenceVectors.load(folder)
     assert after is not None and len(after.keys) == 2
     assert np.array_equal(after.get(sentence), stored)
 

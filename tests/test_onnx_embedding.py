@@ -141,7 +141,7 @@ def test_ingest_with_sentence_vectors_from_the_chunk_pass(tmp_path: Path) -> Non
     ingest(settings, progress=False)
     index = IndexDir(settings.index_dir)
     assert index.manifest()["embed_backend"] == "onnx-int8" and index.manifest()["sentence_vectors"] == "chunk"
-    stored = SentenceVectors.load(index.path)
+    stored = SentenceVectors.load(index.current().folder)
     sentences = list(dict.fromkeys(s for node in all_chunks(index) for s in chunk_sentences(node.text)))
     assert stored is not None and len(stored.keys) == len(sentences)
     alone = np.asarray(load_embed_model(settings).get_text_embedding_batch(sentences))

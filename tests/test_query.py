@@ -320,7 +320,9 @@ def test_missing_empty_and_corrupt_index(shipped: dict[str, Path], tmp_path: Pat
         Assistant.open(shipped["corpus_dir"], broken)
     shutil.rmtree(broken)
     shutil.copytree(shipped["index_dir"], broken)
-    shutil.rmtree(broken / "bm25")
+    from assistant.index.store import IndexDir
+
+    shutil.rmtree(IndexDir(broken).current().bm25_dir)  # the committed generation's keyword index
     result = run_cli("ask", "anything?", "--corpus", str(shipped["corpus_dir"]), "--index", str(broken))
     assert result.returncode == 2 and "rebuild" in result.stderr and "Traceback" not in result.stderr
 

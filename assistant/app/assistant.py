@@ -23,7 +23,7 @@ from assistant.core.types import Answer, Passage
 from assistant.index.embeddings import load_embed_model, one_thread
 from assistant.index.ingest import IngestReport, build_settings, ingest
 from assistant.index.keyword import load_term_stats
-from assistant.index.store import IndexDir
+from assistant.index.store import Generation, IndexDir
 from assistant.index.vectors import EmbeddingCache, SentenceVectors
 from assistant.question.named_article import label_terms
 from assistant.question.question import checked
@@ -55,34 +55,66 @@ class Assistant:
         return bot
 
     def _load(self) -> None:
-        self.index.check_build(build_settings(self.settings))
-        if not self.index.manifest().get("chunks"):
+        """Load the last complete generation of the index. A newer one may be committed meanwhile, and the one
+        being read pruned: then read the newer one."""
+        for attempt in range(3):
+            generation = self.index.current()
+            try:
+                self._load_generation(generation)
+                return
+            except IndexStateError:
+                if attempt == 2 or self._commit() == generation.manifest.get("commit"):
+                    raise
+
+    def _commit(self) -> str | None:
+        """The manifest's commit id (None for an index from before generations)."""
+        return self.index.manifest().get("commit")
+
+    def _load_generation(self, generation: Generation) -> None:
+        self.index.check_build(build_settings(self.settings), generation.manifest)
+        if not generation.manifest.get("chunks"):
             raise IndexStateError(f"the index at {self.index.path} is empty; add documents and run `assistant ingest`")
         try:
             # One cache for questions and sentences: the retriever's question vector is re-used when answering.
-            self.embed = EmbeddingCache(self._embed, SentenceVectors.load(self.index.path))
-            self.retriever = HybridRetriever(self.index, self.embed, self.settings.retrieval)
-            docstore = self.index.docstore()
-            self.documents = {doc_id: doc for doc_id, doc in docstore.docs.items()}
+            embed = EmbeddingCache(self._embed, SentenceVectors.load(generation.folder))
+            retriever = HybridRetriever(self.index, generation, embed, self.settings.retrieval)
+            documents = dict(generation.docstore().docs)
             # What a question may call an article by: "the UK article", "the TechCrunch story".
             labels = {
                 doc_id: label_terms(doc.metadata.get("title", ""), doc.metadata.get("source", ""))
-                for doc_id, doc in self.documents.items()
+                for doc_id, doc in documents.items()
             }
         except AssistantError:
             raise
-        except Exception as exc:  # chroma / bm25s raise many types on a damaged folder
+        except Exception as exc:  # bm25s and numpy raise many types on a damaged folder
             raise IndexStateError(
                 f"the index at {self.index.path} is corrupt ({type(exc).__name__}); run `assistant ingest --rebuild`"
             ) from None
-        df, n_chunks = load_term_stats(self.index)
-        self.extractive = ExtractiveAnswerer(
-            TermWeights(df, n_chunks), self.embed, self.settings.answer, self.settings.abstention, self.document_text
+        df, n_chunks = load_term_stats(self.index, generation)
+        extractive = ExtractiveAnswerer(
+            TermWeights(df, n_chunks), embed, self.settings.answer, self.settings.abstention, self.document_text
         )
-        written = partial(first_written, texts=[doc.text for doc in self.documents.values()])
-        self.reader = Reader(Speller(df, written, self.settings.question), labels, self.settings.history_tokens)
-        self.router = Router(self.retriever, self.settings.question.overview_documents)
+        written = partial(first_written, texts=[doc.text for doc in documents.values()])
+        reader = Reader(Speller(df, written, self.settings.question), labels, self.settings.history_tokens)
+        router = Router(retriever, self.settings.question.overview_documents)
+        # Swapped in together, so that a question asked meanwhile sees one generation throughout.
+        with self._lock:
+            self.embed, self.retriever, self.documents = embed, retriever, documents
+            self.extractive, self.reader, self.router = extractive, reader, router
+            self.generation = generation
         self.answerer(self.mode)  # a missing model or bad prompt fails at open, not at the first question
+
+    def refresh(self) -> None:
+        """Reload when another process (`assistant ingest`) has committed a new generation of the index since
+        this one loaded it (one small file read per question); questions wait while it loads."""
+        try:
+            commit = self._commit()
+        except IndexStateError:
+            return
+        if commit != self.generation.manifest.get("commit"):
+            with self._lock:
+                if commit != self.generation.manifest.get("commit"):
+                    self._load()
 
     def answerer(self, mode: str | None = None) -> LLMAnswerer | None:
         """The LLM answerer of `mode` (None: the configured one), loaded once; None means extractive."""
@@ -122,6 +154,7 @@ class Assistant:
 
     # --- questions ------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
+        self.refresh()
         question = self.reader.read(checked(question, self.settings.max_question_tokens))
         with self._lock:
             return self.retriever.retrieve(question, k or self.settings.top_k)
@@ -156,6 +189,7 @@ class Assistant:
         self, question: str, history: list[str], k: int | None, mode: str | None, previous: Answer | None, stream: bool
     ) -> Iterator[str | Answer]:
         started = time.perf_counter()
+        self.refresh()
         asked = checked(question, self.settings.max_question_tokens)
         llm = self.answerer(mode)
         reading = self.reader.question(asked, history, previous, llm.resolve_followup if llm else None)

@@ -11,7 +11,8 @@ from assistant.index.store import IndexDir
 
 def index_status(settings: Settings) -> dict[str, Any]:
     index = IndexDir(settings.index_dir)
-    manifest = index.manifest()
+    generation = index.current()
+    manifest = generation.manifest
     return {
         "index": str(index.path.resolve()),
         "corpus": str(settings.corpus_dir.resolve()),
@@ -22,6 +23,9 @@ def index_status(settings: Settings) -> dict[str, Any]:
         "chunk_overlap": manifest.get("chunk_overlap"),
         "tokenizer": manifest.get("tokenizer"),
         "updated": manifest.get("updated"),
+        "generation": generation.number,
+        # Documents an ingest is changing now, or was when it stopped (the next ingest redoes them).
+        "pending": len(index.pending(generation)),
         "size_bytes": index.size_bytes(),
         "matches_settings": manifest_matches(manifest, settings),
     }

@@ -1,4 +1,10 @@
-"""Incremental ingest: corpus files -> token chunks with offsets -> embeddings -> the index folder."""
+"""Incremental ingest: corpus files -> token chunks with offsets -> embeddings -> the index folder.
+
+Each changing ingest writes a new generation (store.py) and commits it by renaming the manifest last. Chroma
+is shared by all generations and changed in place, so the documents whose chunks are about to change are
+journalled first; an ingest that finds a journal (or chunk ids in Chroma that differ from the committed
+generation's) deletes those documents' chunks and indexes them again, as if new.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from llama_index.core import Document
 from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TransformComponent
+from llama_index.core.storage.docstore import SimpleDocumentStore
 from pydantic import PrivateAttr
 from tqdm import tqdm
 
@@ -23,14 +30,16 @@ from assistant.core.tokens import encoding
 from assistant.corpus.documents import SUPPORTED_SUFFIXES, FileWarning, LoadResult, Problem, SourceDocument, load_corpus
 from assistant.index.embeddings import embed_model_name, load_embed_model, load_passage_model
 from assistant.index.keyword import all_chunks, build_keyword_index, term_stats_current, write_term_stats
-from assistant.index.store import BuildSettings, IndexDir
+from assistant.index.phases import reached
+from assistant.index.store import CHROMA_DIR, BuildSettings, Generation, IndexDir, chroma_failure
 from assistant.index.text_blocks import blocks
-from assistant.index.vectors import SentenceVectors
+from assistant.index.vectors import SentenceVectors, load_chunk_ids
 
 # A longer document is chunked one block at a time (cut at a paragraph, line or sentence break): the splitter's
 # sentence tokenizer (NLTK punkt) gives up on one paragraph that takes it over 5 s, about 1 MB. No benchmark
 # document is this long (MultiHop-RAG's longest has 71,034 characters), so their chunks are unchanged.
 BLOCK_CHARS = 100_000
+CHUNK_ID_SEP = "::"  # a chunk's id is its document's id, this, and its number in the document ("a.txt::3")
 
 
 def build_settings(settings: Settings) -> BuildSettings:
@@ -56,6 +65,16 @@ def to_llama_document(doc: SourceDocument) -> Document:
         metadata_template="{value}",
         text_template="{metadata_str}\n\n{content}",
     )
+
+
+class Reached(TransformComponent):
+    """A pipeline step that marks a phase boundary (phases.py)."""
+
+    phase: str
+
+    def __call__(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[BaseNode]:
+        reached(self.phase)
+        return list(nodes)
 
 
 class OffsetChunker(TransformComponent):
@@ -114,7 +133,7 @@ class OffsetChunker(TransformComponent):
             chunk_size=self.chunk_size,
             chunk_overlap=self.chunk_overlap,
             tokenizer=encoding().encode,
-            id_func=lambda i, doc: f"{doc.id_}::{first + i}",
+            id_func=lambda i, doc: f"{doc.id_}{CHUNK_ID_SEP}{first + i}",
         )
         # Its last resort for a run without spaces longer than a chunk (a base64 blob, a 1 MB "word") is one
         # split per character, each tokenized: ~40 µs a character, 20 minutes for 30 MB. Pieces of a few
@@ -176,10 +195,11 @@ class IngestReport:
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # ids whose file broke; their indexed version stays
+    redone: int = 0  # documents an interrupted ingest left half-changed in Chroma, indexed again
     warnings: list[FileWarning] = field(default_factory=list)  # files indexed with something guessed or left out
 
     def summary(self) -> dict[str, Any]:
-        keys = ("added", "updated", "removed", "unchanged", "chunks", "seconds")
+        keys = ("added", "updated", "removed", "unchanged", "redone", "chunks", "seconds")
         return {key: getattr(self, key) for key in keys}
 
     def as_dict(self) -> dict[str, Any]:
@@ -206,6 +226,8 @@ class IngestReport:
             f"{s['added']} added, {s['updated']} updated, {s['removed']} removed, {s['unchanged']} unchanged; "
             f"{s['chunks']} chunks in the index ({s['seconds']:.1f}s)"
         )
+        if self.redone:
+            text += f"; {self.redone} document(s) of an interrupted ingest redone"
         if self.problems:
             text += f"; {len(self.problems)} file(s) skipped"
         if self.warnings:
@@ -223,12 +245,20 @@ def ingest(settings: Settings, rebuild: bool = False, progress: bool | None = No
     build = build_settings(settings)
     lock = index.acquire(settings.lock_timeout)
     try:
-        if rebuild and index.path.exists():
+        if rebuild:
             index.wipe()
         elif index.exists():
             index.check_build(build)
+        else:
+            index.discard_unfinished()
         report = _sync(index, build, settings, loaded, progress)
+    except Exception as exc:
+        failure = chroma_failure(index.path / CHROMA_DIR, exc)
+        if failure is None:
+            raise
+        raise failure from None
     finally:
+        index.close()
         lock.release()
     report.seconds = round(time.perf_counter() - started, 2)
     return report
@@ -237,7 +267,10 @@ def ingest(settings: Settings, rebuild: bool = False, progress: bool | None = No
 def _sync(
     index: IndexDir, build: BuildSettings, settings: Settings, loaded: LoadResult, progress: bool | None
 ) -> IngestReport:
-    docstore = index.docstore()
+    current = index.current() if index.exists() else None
+    docstore = current.docstore() if current else SimpleDocumentStore()
+    redone = _undo_interrupted(index, current, docstore)
+    reached("locked")
     show = sys.stderr.isatty() if progress is None else progress
     chunker = OffsetChunker(chunk_size=build.chunk_size, chunk_overlap=build.chunk_overlap)
     documents = [to_llama_document(doc) for doc in loaded.documents]
@@ -245,6 +278,7 @@ def _sync(
     report = IngestReport(
         problems=loaded.problems + [Problem(doc_id, reason) for doc_id, reason in failed.items()],
         warnings=[warning for warning in loaded.warnings if warning.path not in failed],
+        redone=len(redone),
     )
     documents = [doc for doc in documents if doc.id_ not in failed]
     # A file that fails to load or to chunk now keeps the version indexed before: nothing indexed is lost.
@@ -259,6 +293,7 @@ def _sync(
         raise CorpusError(f"nothing usable in {settings.corpus_dir} ({reasons}); add {' '.join(sorted(SUPPORTED_SUFFIXES))} files")
 
     before = {doc_id: docstore.get_document_hash(doc_id) for doc_id in docstore.docs}
+    changing = set(before) - {doc.id_ for doc in documents}  # removed
     for doc in documents:
         old_hash = before.get(doc.id_)
         if old_hash is None:
@@ -267,12 +302,17 @@ def _sync(
             report.updated += 1
         else:
             report.unchanged += 1
+            continue
+        changing.add(doc.id_)
     report.removed = len(set(before) - {doc.id_ for doc in documents})
-    complete = index.exists() and index.bm25_dir.exists() and SentenceVectors.present(index.path)
-    if complete and not (report.added or report.updated or report.removed):
-        report.chunks = index.manifest().get("chunks", 0)
-        if not term_stats_current(index):
-            write_term_stats(index, all_chunks(index))
+    complete = current is not None and current.bm25_dir.exists() and SentenceVectors.present(current.folder)
+    if complete and not changing and not redone:
+        report.chunks = current.manifest.get("chunks", 0)
+        if not term_stats_current(current.folder):
+            write_term_stats(current.folder, all_chunks(index))
+        if current.number is not None:  # tidy what an ingest killed after its commit left
+            index.end()
+            index.prune(current)
         return report  # nothing to embed: skip loading the model
 
     model = load_embed_model(settings)
@@ -287,18 +327,44 @@ def _sync(
         embedder = ChunkSentenceEmbedder(model=embedder, rest=model)
         embed = embedder.embed
     try:
+        target = index.next_generation(current)
+        index.begin(target, changing | redone)
+        reached("journal")
         pipeline = IngestionPipeline(
-            transformations=[chunker, embedder],
+            transformations=[chunker, embedder, Reached(phase="embedded")],
             docstore=docstore,
             vector_store=index.vector_store(),
             docstore_strategy=DocstoreStrategy.UPSERTS_AND_DELETE,
             disable_cache=True,
         )
         pipeline.run(documents=documents, show_progress=show)
-        index.persist_docstore(docstore)
-        report.chunks = build_keyword_index(index, embed)
-        index.write_manifest(build, documents=len(documents), chunks=report.chunks,
+        target.persist_docstore(docstore)
+        reached("chroma")
+        report.chunks = build_keyword_index(index, target, current, embed)
+        reached("generation")
+        index.write_manifest(build, generation=target.number, documents=len(documents), chunks=report.chunks,
                              embed_backend=settings.embed_backend, sentence_vectors=settings.sentence_vectors)
+        reached("manifest")
+        index.end()
+        reached("committed")
+        index.prune(target)
     except OSError as exc:
         raise IndexStateError(f"cannot write the index at {index.path} ({exc.strerror or exc}); check disk space and permissions") from None
     return report
+
+
+def _undo_interrupted(index: IndexDir, current: Generation | None, docstore: Any) -> set[str]:
+    """Delete from Chroma, and forget in `docstore`, every document an interrupted ingest may have left
+    half-changed: those its journal names, and those whose chunk ids in Chroma differ from the committed
+    generation's. Returns their ids; the ingest then indexes those still in the corpus as new."""
+    redo = index.pending(current)
+    saved = load_chunk_ids(current.folder) if current else None
+    if saved is not None:
+        stored = index.collection().get(include=[])["ids"]
+        redo |= {chunk_id.rsplit(CHUNK_ID_SEP, 1)[0] for chunk_id in set(stored) ^ set(saved)}
+    if redo:
+        store = index.vector_store()
+        for doc_id in sorted(redo):
+            store.delete(doc_id)
+            docstore.delete_document(doc_id, raise_error=False)
+    return redo

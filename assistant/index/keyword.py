@@ -1,4 +1,4 @@
-"""Keyword (BM25) indexes over every chunk in the collection, rebuilt after each ingest.
+"""Keyword (BM25) indexes over every chunk in the collection, rebuilt into each new generation.
 
 bm25/            chunks (header + passage), llama-index's BM25Retriever, whose corpus holds each chunk's node
 bm25-sentences/  every sentence of every chunk, in chunk order, so a chunk can also be scored by its best
@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 from llama_index.core.schema import MetadataMode, TextNode
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
 from assistant.core.errors import IndexStateError
 from assistant.core.text import WORD_PATTERN, content_terms, normalized, sentence_spans
-from assistant.index.store import IndexDir
-from assistant.index.vectors import Embed, SentenceVectors
+from assistant.index.phases import reached
+from assistant.index.store import Generation, IndexDir, unreadable
+from assistant.index.vectors import Embed, SentenceVectors, save_chunk_vectors
 
-PAGE = 5000
 TERMS = "terms.json"
 TERMS_VERSION = 7  # 2: irregular verb forms counted under their base ("grew" as "grow"); 3: "Russiaʼs" as "Russia";
 # 4: a full word under its clipping's term ("photographs" as "photos"); 5: a phrasal verb as one term ("carried out");
@@ -35,26 +37,36 @@ SENTENCE_CHUNKS = "chunk_starts.npy"  # index of each chunk's first sentence
 
 def all_chunks(index: IndexDir) -> list[TextNode]:
     """Every chunk stored in Chroma, as llama-index nodes (text, metadata, offsets)."""
-    collection = index.collection()
+    return [node for page in index.pages(["documents", "metadatas"]) for node in _nodes(page)]
+
+
+def chunks_and_vectors(index: IndexDir) -> tuple[list[TextNode], np.ndarray]:
+    """Every chunk stored in Chroma and its vector (row i is chunk i's)."""
     nodes: list[TextNode] = []
-    offset = 0
-    while True:
-        page = collection.get(include=["documents", "metadatas"], limit=PAGE, offset=offset)
-        for node_id, text, metadata in zip(page["ids"], page["documents"], page["metadatas"]):
-            node = metadata_dict_to_node(metadata, text=text)
-            node.id_ = node_id
-            nodes.append(node)
-        if len(page["ids"]) < PAGE:
-            return nodes
-        offset += PAGE
+    vectors: list[np.ndarray] = []
+    for page in index.pages(["documents", "metadatas", "embeddings"]):
+        nodes += _nodes(page)
+        vectors.append(np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), -1))
+    return nodes, np.concatenate(vectors)
 
 
-def build_keyword_index(index: IndexDir, embed: Embed) -> int:
-    """Rebuild and persist the BM25 indexes and sentence vectors; returns the number of chunks."""
+def _nodes(page: dict[str, Any]) -> list[TextNode]:
+    nodes = []
+    for node_id, text, metadata in zip(page["ids"], page["documents"], page["metadatas"]):
+        node = metadata_dict_to_node(metadata, text=text)
+        node.id_ = node_id
+        nodes.append(node)
+    return nodes
+
+
+def build_keyword_index(index: IndexDir, target: Generation, previous: Generation | None, embed: Embed) -> int:
+    """Build the BM25 indexes, sentence vectors, chunk vectors and term statistics of every chunk in Chroma
+    into the `target` generation's folder (re-using the sentence vectors of `previous`); returns the number
+    of chunks."""
     import Stemmer
     from llama_index.retrievers.bm25 import BM25Retriever
 
-    nodes = all_chunks(index)
+    nodes, vectors = chunks_and_vectors(index)
     if not nodes:
         return 0
     # Every chunk is scored (retrieve/hybrid.py ranks them all); a top k above the chunk count only makes it log a warning.
@@ -65,11 +77,15 @@ def build_keyword_index(index: IndexDir, embed: Embed) -> int:
         similarity_top_k=min(len(nodes), 10), token_pattern=TOKEN_PATTERN,
     )
     retriever.corpus = [node_to_metadata_dict(node) | {"node_id": node.node_id} for node in nodes]
-    retriever.persist(str(index.bm25_dir), show_progress=False)
-    (index.bm25_dir / TOKENIZER).write_text(json.dumps({"token_pattern": TOKEN_PATTERN}), encoding="utf-8")
-    sentences = build_sentence_index(index, nodes, retriever.stemmer)
-    SentenceVectors.build(index.path, sentences, embed)
-    write_term_stats(index, nodes)
+    retriever.persist(str(target.bm25_dir), show_progress=False)
+    (target.bm25_dir / TOKENIZER).write_text(json.dumps({"token_pattern": TOKEN_PATTERN}), encoding="utf-8")
+    reached("bm25")
+    save_chunk_vectors(target.folder, [node.id_ for node in nodes], vectors)
+    sentences = build_sentence_index(target.folder, nodes, retriever.stemmer)
+    reached("sentence-index")
+    SentenceVectors.build(target.folder, sentences, embed, previous.folder if previous else None)
+    reached("sentence-vectors")
+    write_term_stats(target.folder, nodes)
     return len(nodes)
 
 
@@ -90,11 +106,10 @@ def chunk_sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
     return sentence_spans(text, offset) or [(offset, offset + len(text))]
 
 
-def build_sentence_index(index: IndexDir, nodes: list[TextNode], stemmer: Any) -> list[str]:
+def build_sentence_index(target: Path, nodes: list[TextNode], stemmer: Any) -> list[str]:
     """BM25 over the sentences of the chunks, in the BM25 corpus order; chunk i owns sentences
     starts[i]:starts[i+1]. Returns the sentences."""
     import bm25s
-    import numpy as np
 
     sentences: list[str] = []
     starts: list[int] = []
@@ -107,24 +122,23 @@ def build_sentence_index(index: IndexDir, nodes: list[TextNode], stemmer: Any) -
         show_progress=False,
     )
     model.index(tokens, show_progress=False)
-    folder = index.path / SENTENCES_DIR
+    folder = target / SENTENCES_DIR
     model.save(str(folder))
     np.save(folder / SENTENCE_CHUNKS, np.asarray(starts, dtype=np.int64))
     return sentences
 
 
-def load_sentence_index(index: IndexDir) -> tuple[Any, Any]:
+def load_sentence_index(generation: Generation) -> tuple[Any, Any]:
     """(BM25 over sentences, first sentence of each chunk)."""
     import bm25s
-    import numpy as np
 
-    folder = index.path / SENTENCES_DIR
+    folder = generation.folder / SENTENCES_DIR
     if not folder.is_dir():
-        raise IndexStateError(f"the index at {index.path} has no sentence index; run `assistant ingest`")
+        raise IndexStateError(f"the index at {generation.folder} has no sentence index; run `assistant ingest`")
     try:
         return bm25s.BM25.load(str(folder)), np.load(folder / SENTENCE_CHUNKS)
     except (OSError, ValueError, KeyError) as exc:
-        raise IndexStateError(f"sentence index at {folder} is unreadable ({exc}); run `assistant ingest --rebuild`") from None
+        raise unreadable("sentence index", folder, exc) from None
 
 
 def term_stats(nodes: list[TextNode]) -> dict[str, Any]:
@@ -135,40 +149,43 @@ def term_stats(nodes: list[TextNode]) -> dict[str, Any]:
     return {"version": TERMS_VERSION, "chunks": len(nodes), "df": df}
 
 
-def write_term_stats(index: IndexDir, nodes: list[TextNode]) -> None:
-    (index.path / TERMS).write_text(json.dumps(term_stats(nodes)), encoding="utf-8")
+def write_term_stats(folder: Path, nodes: list[TextNode]) -> None:
+    """Write then rename: an unchanged ingest may count them again inside the committed generation."""
+    tmp = folder / (TERMS + ".tmp")
+    tmp.write_text(json.dumps(term_stats(nodes)), encoding="utf-8")
+    tmp.replace(folder / TERMS)
 
 
-def current_term_stats(index: IndexDir) -> dict[str, Any] | None:
+def current_term_stats(folder: Path) -> dict[str, Any] | None:
     """The stored statistics; None when an older tokenizer counted them."""
-    data = json.loads((index.path / TERMS).read_text(encoding="utf-8"))
+    data = json.loads((folder / TERMS).read_text(encoding="utf-8"))
     return data if data.get("version") == TERMS_VERSION else None
 
 
-def term_stats_current(index: IndexDir) -> bool:
+def term_stats_current(folder: Path) -> bool:
     try:
-        return current_term_stats(index) is not None
+        return current_term_stats(folder) is not None
     except (OSError, ValueError):
         return False
 
 
-def load_term_stats(index: IndexDir) -> tuple[dict[str, int], int]:
+def load_term_stats(index: IndexDir, generation: Generation) -> tuple[dict[str, int], int]:
     try:
         # Counted by an older tokenizer: count again from the chunks (the next ingest writes them).
-        data = current_term_stats(index) or term_stats(all_chunks(index))
+        data = current_term_stats(generation.folder) or term_stats(all_chunks(index))
         return data["df"], data["chunks"]
     except (OSError, ValueError, KeyError) as exc:
-        raise IndexStateError(f"term statistics at {index.path / TERMS} are unreadable ({exc}); run `assistant ingest --rebuild`") from None
+        raise unreadable("term statistics", generation.folder / TERMS, exc) from None
 
 
-def load_keyword_index(index: IndexDir) -> Any:
+def load_keyword_index(generation: Generation) -> Any:
     from llama_index.retrievers.bm25 import BM25Retriever
 
     try:
-        retriever = BM25Retriever.from_persist_dir(str(index.bm25_dir), show_progress=False)
-        tokenizer = index.bm25_dir / TOKENIZER
+        retriever = BM25Retriever.from_persist_dir(str(generation.bm25_dir), show_progress=False)
+        tokenizer = generation.bm25_dir / TOKENIZER
         built = json.loads(tokenizer.read_text(encoding="utf-8")) if tokenizer.exists() else {}
         retriever.token_pattern = built.get("token_pattern", OLD_TOKEN_PATTERN)
         return retriever
     except (OSError, ValueError, KeyError) as exc:
-        raise IndexStateError(f"keyword index at {index.bm25_dir} is unreadable ({exc}); run `assistant ingest --rebuild`") from None
+        raise unreadable("keyword index", generation.bm25_dir, exc) from None

@@ -1,23 +1,32 @@
 """Sentence vectors: every sentence of every chunk is embedded at ingest, so a warm `ask` embeds only the
 question. Rows are keyed by a hash of the sentence text; a re-ingest embeds only sentences it has not seen.
 
-    index/sentence_vectors.npy   float16 unit vectors, one row per distinct sentence
-    index/sentence_keys.npy      uint64 hash of each row's text
+    gen-N/sentence_vectors.npy   float16 unit vectors, one row per distinct sentence
+    gen-N/sentence_keys.npy      uint64 hash of each row's text
+
+Chunk vectors: a copy of every chunk's vector from Chroma, in a generation's keyword-index order, so that
+reading an index never opens Chroma (it may be mid-update, on a read-only mount, or busy in another process).
+
+    gen-N/chunk_vectors.npy      float32, as Chroma holds them
+    gen-N/chunk_ids.json         the chunk id of each row
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 
-from assistant.core.errors import IndexStateError
+from assistant.index.store import unreadable
 
 VECTORS = "sentence_vectors.npy"
 KEYS = "sentence_keys.npy"
+CHUNK_VECTORS = "chunk_vectors.npy"
+CHUNK_IDS = "chunk_ids.json"
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> unit-length float32 rows
 
@@ -50,12 +59,13 @@ class SentenceVectors:
         try:
             return cls(np.load(folder / KEYS), np.load(folder / VECTORS))
         except (OSError, ValueError) as exc:
-            raise IndexStateError(f"sentence vectors in {folder} are unreadable ({exc}); run `assistant ingest --rebuild`") from None
+            raise unreadable("sentence vectors", folder, exc) from None
 
     @classmethod
-    def build(cls, folder: Path, sentences: Iterable[str], embed: Embed) -> None:
-        """Embed the distinct sentences, re-using the rows of the previous build, and save."""
-        previous = cls.load(folder)
+    def build(cls, folder: Path, sentences: Iterable[str], embed: Embed, previous_folder: Path | None = None) -> None:
+        """Embed the distinct sentences, re-using the rows saved in `previous_folder` (default: `folder`), and
+        save them in `folder`."""
+        previous = cls.load(previous_folder or folder)
         texts = list(dict.fromkeys(sentences))
         keys = np.fromiter((text_key(t) for t in texts), dtype=np.uint64, count=len(texts))
         old_rows = [previous.row.get(int(k), -1) if previous else -1 for k in keys]
@@ -71,6 +81,32 @@ class SentenceVectors:
             vectors[kept] = previous.vectors[[old_rows[i] for i in kept]]
         _save(folder / KEYS, keys)
         _save(folder / VECTORS, vectors)
+
+
+def save_chunk_vectors(folder: Path, ids: list[str], vectors: np.ndarray) -> None:
+    _save(folder / CHUNK_VECTORS, np.asarray(vectors, dtype=np.float32))
+    (folder / CHUNK_IDS).write_text(json.dumps(ids), encoding="utf-8")
+
+
+def load_chunk_ids(folder: Path) -> list[str] | None:
+    """The generation's chunk ids; None for an index built before they were saved."""
+    try:
+        return json.loads((folder / CHUNK_IDS).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise unreadable("chunk ids", folder / CHUNK_IDS, exc) from None
+
+
+def load_chunk_vectors(folder: Path) -> tuple[list[str], np.ndarray] | None:
+    """(chunk ids, their vectors); None for an index built before they were saved (read them from Chroma)."""
+    ids = load_chunk_ids(folder)
+    if ids is None:
+        return None
+    try:
+        return ids, np.load(folder / CHUNK_VECTORS)
+    except (OSError, ValueError) as exc:
+        raise unreadable("chunk vectors", folder / CHUNK_VECTORS, exc) from None
 
 
 def _save(path: Path, array: np.ndarray) -> None:

@@ -9,7 +9,7 @@ its candidates, and a chunk's rank there is a feature. Stage 2 describes every c
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -23,8 +23,8 @@ from assistant.core.text import normalized
 from assistant.core.tuning import RetrievalTuning
 from assistant.core.types import Passage
 from assistant.index.keyword import chunk_sentences, load_keyword_index, load_sentence_index
-from assistant.index.store import IndexDir
-from assistant.index.vectors import Embed, SentenceVectors
+from assistant.index.store import Generation, IndexDir
+from assistant.index.vectors import Embed, SentenceVectors, load_chunk_vectors
 from assistant.retrieve.fusion import rank_of, rrf, top
 from assistant.retrieve.rerank import FEATURES, MAX_CHUNK_INDEX, NO_TARGET_RANK, Reranker
 from assistant.retrieve.targets import OutletMatcher, Target, clause_targets, question_clauses
@@ -76,15 +76,21 @@ class QuestionScores:
 
 
 class HybridRetriever:
-    """`retrieve(query, k)`: ranked passages. Loads the keyword indexes and every vector once."""
+    """`retrieve(query, k)`: ranked passages. Loads the keyword indexes and every vector of one generation of
+    the index once."""
 
     def __init__(
-        self, index: IndexDir, embed: Embed, tuning: RetrievalTuning, reranker: Reranker | None = None
+        self,
+        index: IndexDir,
+        generation: Generation,
+        embed: Embed,
+        tuning: RetrievalTuning,
+        reranker: Reranker | None = None,
     ) -> None:
         self.embed = embed
         self.tuning = tuning
         self.reranker = reranker or Reranker.load()
-        keyword = load_keyword_index(index)
+        keyword = load_keyword_index(generation)
         self.bm25: bm25s.BM25 = keyword.bm25
         self.stemmer = keyword.stemmer
         self.token_pattern = keyword.token_pattern
@@ -95,37 +101,42 @@ class HybridRetriever:
         self.sources = np.array([str(n.metadata.get("source", "")) for n in self.nodes])
         self.dates = np.array([str(n.metadata.get("date", "")) for n in self.nodes])
         self.outlets = OutletMatcher({s for s in self.sources if s}, set(zip(self.sources.tolist(), self.dates.tolist())))
-        self.sentence_bm25, self.sentence_starts = load_sentence_index(index)
-        self.vectors = self._vectors(index)
-        self.sentence_vectors = self._sentence_vectors(index)
+        self.sentence_bm25, self.sentence_starts = load_sentence_index(generation)
+        self.vectors = self._vectors(index, generation)
+        self.sentence_vectors = self._sentence_vectors(generation)
         self.chunk_index = self._chunk_index()
 
-    def _sentence_vectors(self, index: IndexDir) -> np.ndarray:
+    def _sentence_vectors(self, generation: Generation) -> np.ndarray:
         """Every sentence's vector in sentence-index order (the ingest stored them; the embed cache finds them
         by text)."""
-        if not SentenceVectors.present(index.path):
-            raise IndexStateError(f"the index at {index.path} has no sentence vectors; run `assistant ingest`")
+        if not SentenceVectors.present(generation.folder):
+            raise IndexStateError(f"the index at {generation.folder} has no sentence vectors; run `assistant ingest`")
         texts = [sentence for node in self.nodes for sentence in chunk_sentences(node.text)]
         return np.ascontiguousarray(self.embed(texts), dtype=np.float32)
 
-    def _vectors(self, index: IndexDir) -> np.ndarray:
-        """Every chunk's unit vector from Chroma, in keyword-index order (dense scores are one matmul)."""
-        collection = index.collection()
+    def _vectors(self, index: IndexDir, generation: Generation) -> np.ndarray:
+        """Every chunk's unit vector, in keyword-index order (dense scores are one matmul): saved with the
+        generation, or from Chroma for an index built before they were saved."""
         position = {node.node_id: i for i, node in enumerate(self.nodes)}
+        saved = load_chunk_vectors(generation.folder)
+        pages = [saved] if saved is not None else self._chroma_vectors(index)
         vectors = np.zeros((len(self.nodes), 0), dtype=np.float32)
-        offset, page = 0, 5000
-        while True:
-            got = collection.get(include=["embeddings"], limit=page, offset=offset)
-            if vectors.shape[1] == 0 and len(got["ids"]):
-                vectors = np.zeros((len(self.nodes), len(got["embeddings"][0])), dtype=np.float32)
-            for node_id, vector in zip(got["ids"], got["embeddings"]):
+        for ids, got in pages:
+            if vectors.shape[1] == 0 and len(ids):
+                vectors = np.zeros((len(self.nodes), len(got[0])), dtype=np.float32)
+            for node_id, vector in zip(ids, got):
                 if node_id in position:
                     vectors[position[node_id]] = vector
-            if len(got["ids"]) < page:
-                break
-            offset += page
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-12)
+
+    @staticmethod
+    def _chroma_vectors(index: IndexDir) -> Iterator[tuple[list[str], Any]]:
+        try:
+            for page in index.pages(["embeddings"]):
+                yield page["ids"], page["embeddings"]
+        finally:
+            index.close()  # an ingest in this process must not share this client's view of the folder
 
     def _chunk_index(self) -> np.ndarray:
         """Each chunk's position in its document (0 = the first)."""

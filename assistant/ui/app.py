@@ -26,7 +26,7 @@ from starlette.middleware import Middleware
 from assistant.answer.llm.answerer import available_modes
 from assistant.app.assistant import Assistant
 from assistant.core.config import Settings
-from assistant.core.errors import AssistantError, ConfigError, CorpusError, QuestionError
+from assistant.core.errors import AssistantError, ConfigError, CorpusError, IndexStateError, QuestionError
 from assistant.core.types import Answer
 from assistant.index.ingest import ingest
 from assistant.index.store import IndexDir
@@ -415,7 +415,7 @@ def serve(
           file=sys.stderr)
     try:
         report = ingest(settings)
-    except CorpusError as exc:
+    except (CorpusError, IndexStateError) as exc:  # e.g. nothing usable in the folder, a read-only index
         if not built:
             raise
         print(f"warning: {exc}; serving the index as it was", file=sys.stderr)

@@ -31,8 +31,6 @@ UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 Progress = Callable[[float, str], None]  # (share done, what is happening)
 
-PAGE = 5000  # chunk metadata read from Chroma per request
-
 # One corpus change at a time per process (the index lock guards against other processes).
 corpus_lock = threading.Lock()
 
@@ -162,13 +160,5 @@ def _set_aside(paths: list[Path], corpus: Path) -> list[tuple[Path, Path]]:
 
 
 def chunk_counts(bot: Assistant) -> Counter[str]:
-    """Chunks per document id, from the chunk metadata in Chroma."""
-    collection = bot.index.collection()
-    counts: Counter[str] = Counter()
-    offset = 0
-    while True:
-        page = collection.get(include=["metadatas"], limit=PAGE, offset=offset)
-        counts.update(str((meta or {}).get("doc_id", "")) for meta in page["metadatas"])
-        if len(page["ids"]) < PAGE:
-            return counts
-        offset += PAGE
+    """Chunks per document id in the loaded generation of the index (the server never reads Chroma)."""
+    return Counter(bot.retriever.doc_ids)
