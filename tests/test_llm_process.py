@@ -104,12 +104,19 @@ def client(url: str) -> Any:
     return Client(url, verbose=False)
 
 
+def empty_config(folder: Path) -> Path:
+    """An empty settings file: the child reads only the environment, not an assistant.toml in the checkout."""
+    path = folder / "settings.toml"
+    path.write_text("", encoding="utf-8")
+    return path
+
+
 class Served:
     """A real `assistant serve` process in llamacpp mode, over its own copy of the index."""
 
     def __init__(self, paths: dict[str, Path], log: Path, **settings: Any) -> None:
         port = free_port()
-        env = {**os.environ, "ASSISTANT_CONFIG": str(log.parent / "absent.toml")}
+        env = {**os.environ, "ASSISTANT_CONFIG": str(empty_config(log.parent))}
         env |= {f"ASSISTANT_{key.upper()}": str(value) for key, value in {**LLM, **settings}.items()}
         command = [sys.executable, "-m", "assistant", "serve", "--corpus", str(paths["corpus_dir"]),
                    "--index", str(paths["index_dir"]), "--port", str(port)]  # fmt: skip
@@ -282,7 +289,7 @@ def test_an_app_that_fails_leaves_no_model_process(paths: dict[str, Path]) -> No
         "print(bot.answerer().llm.pid, flush=True)\n"
         "raise RuntimeError('the app fails')\n"
     )
-    env = {**os.environ, "ASSISTANT_CONFIG": str(paths["index_dir"] / "absent.toml")}
+    env = {**os.environ, "ASSISTANT_CONFIG": str(empty_config(paths["index_dir"].parent))}
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
     )
