@@ -1,6 +1,7 @@
 """The index on a real Chroma server (`chroma run` on 127.0.0.1), shared by two app processes: ingest, ask, delete
-and re-ingest through it, a second process (`assistant serve`, driven by gradio_client) that follows another's
-ingest, the server going down and coming back."""
+and re-ingest through it; a second process (`assistant serve`, driven by gradio_client) that follows another's
+ingests; an ingest killed half way, which a joining process leaves out and the next ingest redoes; the server
+going down and coming back."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BRITAIN_DOC, ROOT, copy_corpus, free_port, stop
+from conftest import BRITAIN_DOC, ROOT, UK_DOC, copy_corpus, free_port, stop
 
 from assistant.core.errors import ConfigError, IndexUnreachableError
+from assistant.index.phases import PAUSE_AT, PAUSED
 
 NOTE = "ferry-note.md"
 NOTE_TEXT = "# Port note\n\nThe ferry Amur called at the port of Vanino in March, a harbour official said.\n"
@@ -91,6 +93,29 @@ def cited_paths(answer: Any) -> set[str]:
     return {citation.path for citation in answer.citations}
 
 
+def cached_chunk_ids(index: Path) -> list[str]:
+    """The chunk ids of the generation a process's cache folder has committed."""
+    import json
+
+    from assistant.index.store import IndexDir
+
+    (cache,) = (index / "servers").iterdir()
+    return json.loads((IndexDir(cache).current().folder / "chunk_ids.json").read_text(encoding="utf-8"))
+
+
+def cli(*args: str, chroma: ChromaServer, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "assistant", *args, "--chroma-url", chroma.url], cwd=ROOT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ | {"NO_COLOR": "1"} | (env or {}),
+    )
+
+
+def one_line_failure(process: subprocess.Popen[str]) -> str:
+    out, err = process.communicate(timeout=600)
+    assert process.returncode == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
 def test_chroma_url_is_checked_before_any_request(tmp_path: Path) -> None:
     from assistant.core.config import load_settings
 
@@ -137,16 +162,18 @@ def test_ingest_ask_delete_and_reingest_through_the_server(chroma: ChromaServer,
 
 
 class Served:
-    """`assistant serve` in its own process, over a Chroma server and a local cache of its own."""
+    """`assistant serve` in its own process, over a Chroma server and a cache folder of its own."""
 
     def __init__(self, root: Path, corpus: Path, chroma: ChromaServer) -> None:
         self.log = root / "serve.log"
+        root.mkdir(parents=True, exist_ok=True)
+        self.index = root / "index"
         port = free_port()
         self.url = f"http://127.0.0.1:{port}/"
         with open(self.log, "w") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--corpus", str(corpus),
-                 "--index", str(root / "index"), "--chroma-url", chroma.url],
+                 "--index", str(self.index), "--chroma-url", chroma.url],
                 cwd=root, stdout=out, stderr=subprocess.STDOUT,
                 env=os.environ | {"NO_COLOR": "1", "PYTHONPATH": str(ROOT)},
             )
@@ -159,50 +186,98 @@ class Served:
 
         return json.loads(Client(self.url, verbose=False).predict(question, 0, api_name="/ask"))
 
+    def cited(self, question: str) -> set[str]:
+        return {citation["path"] for citation in self.ask(question)["citations"]}
 
-def test_a_second_process_answers_from_anothers_ingest_and_survives_the_server(
+
+def test_a_second_process_follows_anothers_ingests_and_survives_the_server(
     chroma: ChromaServer, tmp_path: Path
 ) -> None:
-    """Process A (this one) ingests; process B (`assistant serve`, its own cache folder) answers from it on its
-    next question. With the Chroma server down, questions fail with a one-line message and B stays up; once the
-    server is back (same data folder) both answer again, with every chunk still there."""
-    from gradio_client.exceptions import AppError
-
+    """Process A (this one) ingests; process B (`assistant serve`, its own cache folder) answers from each of A's
+    commits at its next question, with exactly the server's chunks. With the Chroma server down, B answers from
+    the last commit it read and stays up, while an ingest or a new process fails with one line; once the server
+    is back (same data folder), nothing is lost and both carry on."""
     from assistant import Assistant
     from assistant.index.ingest import ingest
 
     corpus = copy_corpus(tmp_path / "corpus")  # the corpus folder both processes see (a shared mount, say)
     settings = settings_for(chroma, tmp_path / "a", corpus)
     ingest(settings, progress=False)
-    served = Served(tmp_path, corpus, chroma)
+    served = Served(tmp_path / "b", corpus, chroma)
     try:
-        before = served.ask(NOTE_QUESTION)
-        assert "Vanino" not in before["text"]
+        assert NOTE not in served.cited(NOTE_QUESTION)
 
         (corpus / NOTE).write_text(NOTE_TEXT, encoding="utf-8")
         bot = Assistant(settings)
         assert bot.ingest().added == 1
-        after = served.ask(NOTE_QUESTION)  # no restart, no rescan: B reloads on its next question
+        after = served.ask(NOTE_QUESTION)  # no restart, no rescan: B reloads at its next question
         assert "Vanino" in after["text"] and NOTE in {c["path"] for c in after["citations"]}
-        chunks = stored_chunks(chroma)
+        ids = sorted(c["id"] for c in stored_chunks(chroma))
+        assert sorted(cached_chunk_ids(served.index)) == ids  # no stale or duplicate chunks
+
+        (corpus / NOTE).unlink()
+        assert bot.ingest().removed == 1
+        assert NOTE not in served.cited(NOTE_QUESTION)
+        ids = sorted(c["id"] for c in stored_chunks(chroma))
+        assert sorted(cached_chunk_ids(served.index)) == ids and not [i for i in ids if i.startswith(NOTE)]
 
         chroma.stop()
+        (corpus / NOTE).write_text(NOTE_TEXT, encoding="utf-8")
         with pytest.raises(IndexUnreachableError, match=f"Chroma server at {chroma.url} does not answer"):
-            bot.ask(PORT_QUESTION)
-        with pytest.raises(AppError, match="does not answer"):
-            served.ask(PORT_QUESTION)
+            bot.ingest()
+        assert "Najin" in served.ask(PORT_QUESTION)["text"]  # B answers from the last commit it read
         assert served.proc.poll() is None
-        run = subprocess.run(
-            [sys.executable, "-m", "assistant", "ingest", "--corpus", str(corpus), "--index", str(tmp_path / "c"),
-             "--chroma-url", chroma.url],
-            capture_output=True, text=True, cwd=ROOT, env=os.environ | {"NO_COLOR": "1"},
+        assert "does not answer" in one_line_failure(
+            cli("ingest", "--corpus", str(corpus), "--index", str(tmp_path / "c"), chroma=chroma)
         )
-        assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
-        assert "does not answer" in run.stderr and "Traceback" not in run.stderr
+        assert "does not answer" in one_line_failure(
+            cli("ask", PORT_QUESTION, "--corpus", str(corpus), "--index", str(tmp_path / "c"), chroma=chroma)
+        )
 
         chroma.start()
-        assert stored_chunks(chroma) == chunks  # nothing lost
-        assert "Najin" in bot.ask(PORT_QUESTION).text  # the same Assistant reconnects
-        assert "Vanino" in served.ask(NOTE_QUESTION)["text"]
+        assert sorted(c["id"] for c in stored_chunks(chroma)) == ids  # nothing lost
+        assert bot.ingest().added == 1  # the same Assistant reconnects
+        assert NOTE in served.cited(NOTE_QUESTION)  # and so does B
+        assert sorted(cached_chunk_ids(served.index)) == sorted(c["id"] for c in stored_chunks(chroma))
     finally:
         stop(served.proc)
+
+
+def test_an_ingest_killed_half_way_is_left_out_by_a_joining_process_and_redone(
+    chroma: ChromaServer, tmp_path: Path
+) -> None:
+    """An ingest through the server is killed once the server holds a changed document's new chunks but not its
+    commit. A process joining then answers from the last commit without that document (its chunks are half
+    new), never from a mix; the next ingest redoes it and every process sees it again."""
+    from assistant import Assistant
+    from assistant.index.ingest import ingest
+
+    corpus = copy_corpus(tmp_path / "corpus")
+    ingest(settings_for(chroma, tmp_path / "a", corpus, chroma_collection="killed"), progress=False)
+    text = (corpus / UK_DOC).read_text(encoding="utf-8")
+    (corpus / UK_DOC).write_text(text.replace("Najin", "Chongjin"), encoding="utf-8")
+    killed = cli("ingest", "--corpus", str(corpus), "--index", str(tmp_path / "a" / "index"), chroma=chroma,
+                 env={"ASSISTANT_CHROMA_COLLECTION": "killed", PAUSE_AT: "chroma"})
+    try:
+        assert killed.stderr is not None
+        for line in killed.stderr:
+            if line.startswith(PAUSED):
+                break
+        else:
+            pytest.fail("the ingest ended before its pause")
+    finally:
+        killed.kill()
+        killed.wait()
+
+    joining = Assistant(settings_for(chroma, tmp_path / "b", corpus, chroma_collection="killed"))
+    assert UK_DOC not in joining.documents and UK_DOC not in set(joining.retriever.doc_ids)
+    assert BRITAIN_DOC in set(joining.retriever.doc_ids)
+    assert UK_DOC not in cited_paths(joining.ask(PORT_QUESTION))
+
+    redo = Assistant(settings_for(chroma, tmp_path / "a", corpus, chroma_collection="killed")).ingest()
+    assert redo.redone == 1 and redo.updated + redo.added == 1, redo
+    ids = [c["id"] for c in stored_chunks(chroma, "killed")]
+    assert len(ids) == len(set(ids)) == redo.chunks
+    joining.ask(PORT_QUESTION)  # follows the commit
+    assert UK_DOC in set(joining.retriever.doc_ids) and "Chongjin" in joining.document_text(UK_DOC)
+    assert sorted(cached_chunk_ids(tmp_path / "b" / "index")) == sorted(ids)

@@ -256,7 +256,7 @@ class ServerIndex(IndexDir):
         for page in super().pages(include, size):
             if self._left_out:
                 keep = [i for i, chunk_id in enumerate(page["ids"]) if chunk_id.rsplit(CHUNK_ID_SEP, 1)[0] not in self._left_out]
-                page = {key: [value[i] for i in keep] if isinstance(value, list) else value for key, value in page.items()}
+                page = dict(page) | {key: [page[key][i] for i in keep] for key in ["ids", *include] if page.get(key) is not None}
             yield page
 
     def wipe(self) -> None:
