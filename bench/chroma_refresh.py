@@ -4,9 +4,10 @@
 
 Starts `chroma run` on 127.0.0.1 over a temporary folder, then:
 1. a writer ingests the first --articles MultiHop-RAG articles through it (chunks, docstore, sentence vectors);
-2. a reader with an empty cache folder opens them (a process joining): refresh = the chunks and the sentence
-   vectors fetched, BM25 and term statistics built; then the load (chunk vectors fetched, all in memory);
-3. the writer changes one article and ingests it; the reader's next question finds a new generation: its
+2. a reader with an empty cache folder opens them (a process joining): refresh = the chunks (text, metadata,
+   vectors), the docstore and the sentence vectors fetched, BM25 and term statistics built into the cache's
+   generation; then the load (the cache's files into memory);
+3. the writer changes one article and ingests it; the reader's next question finds a new commit: its
    refresh and reload, timed apart;
 4. the check before every question when nothing changed (one request): p50/p95 over 50;
 5. for comparison, the reader embedding the sentences itself instead of fetching them (measured on up to
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -35,7 +37,8 @@ from common import BENCHMARKS, percentile, table, write_report  # noqa: E402
 
 from assistant.app.assistant import Assistant  # noqa: E402
 from assistant.core.config import load_settings  # noqa: E402
-from assistant.index.chroma_server import ServerIndex, model_embed  # noqa: E402
+from assistant.index.chroma_server import ServerIndex  # noqa: E402
+from assistant.index.embeddings import load_embed_model  # noqa: E402
 from assistant.index.ingest import ingest  # noqa: E402
 from assistant.index.keyword import all_chunks, chunk_sentences  # noqa: E402
 
@@ -77,28 +80,29 @@ def measure(work: Path, url: str, articles: list[dict[str, Any]]) -> dict[str, A
     reader = load_settings(corpus_dir=corpus, index_dir=work / "reader", chroma_url=url)
     report, ingest_s = timed(lambda: ingest(writer, progress=False))
 
-    index = ServerIndex(url, reader.chroma_collection, reader.index_dir)
+    index = ServerIndex(reader)
     chunks, fetch_chunks_s = timed(lambda: all_chunks(index))
     sentences = [s for node in chunks for s in chunk_sentences(node.text)]
     distinct = list(dict.fromkeys(sentences))
-    _, fetch_sentences_s = timed(lambda: index.server_embed(model_embed(reader))(distinct))
-    _, refresh_join_s = timed(lambda: index.refresh(model_embed(reader), reader.lock_timeout))
-    bot, load_s = timed(lambda: Assistant(reader))  # the cache is current: chunk vectors fetched, all loaded
+    _, fetch_sentences_s = timed(lambda: index.embed_from_server()(distinct))
+    _, refresh_join_s = timed(index.current)
+    bot, load_s = timed(lambda: Assistant(reader))  # the cache is current: its files loaded
 
     question = articles[0]["title"]
     bot.ask(question)
     articles[0]["body"] += "\n\nA correction was appended to this article after publication."
     (corpus / "corpus.json").write_text(json.dumps(articles), encoding="utf-8")
     changed, change_ingest_s = timed(lambda: ingest(writer, progress=False))
-    _, follow_refresh_s = timed(lambda: bot.index.refresh(model_embed(reader), reader.lock_timeout))
-    followed, reload_s = timed(bot.follow)
-    assert followed and changed.updated == 1
+    loaded = bot.generation.manifest["commit"]
+    _, follow_refresh_s = timed(bot.index.current)
+    _, reload_s = timed(bot.refresh)
+    assert bot.generation.manifest["commit"] != loaded and changed.updated == 1
     _, warm_s = timed(lambda: bot.ask(question))
 
-    checks = [timed(bot.follow)[1] * 1000 for _ in range(50)]
-    embed = model_embed(reader)()
+    checks = [timed(bot.refresh)[1] * 1000 for _ in range(50)]
+    model = load_embed_model(reader)
     sample = distinct[:SAMPLE]
-    _, embed_s = timed(lambda: embed(sample))
+    _, embed_s = timed(lambda: model.get_text_embedding_batch(sample))
     return {
         "articles": len(articles), "chunks": report.chunks, "sentences": len(distinct),
         "writer_ingest_s": round(ingest_s, 2),
@@ -120,8 +124,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         proc, url = start_chroma(work)
+        load_before = os.getloadavg()[0]
         try:
             row = measure(work, url, articles)
+            row["load_average_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]  # at start, at end
         finally:
             proc.terminate()
             proc.wait(timeout=60)
@@ -131,8 +137,8 @@ def main() -> None:
         {"step": "writer: ingest through the server", "seconds": row["writer_ingest_s"]},
         {"step": "reader joins: fetch every chunk (text + metadata)", "seconds": row["join_fetch_chunks_s"]},
         {"step": "reader joins: fetch every sentence vector", "seconds": row["join_fetch_sentence_vectors_s"]},
-        {"step": "reader joins: refresh (both fetches, BM25, terms)", "seconds": row["join_refresh_s"]},
-        {"step": "reader joins: load (chunk vectors fetched, indexes read)", "seconds": row["join_load_s"]},
+        {"step": "reader joins: refresh (chunks, docstore, sentence vectors fetched; BM25, terms)", "seconds": row["join_refresh_s"]},
+        {"step": "reader joins: load (the cache's files into memory)", "seconds": row["join_load_s"]},
         {"step": "(instead: embed those sentences here, estimated)", "seconds": row["embed_sentences_here_est_s"]},
         {"step": "writer: one article changed, ingest", "seconds": row["change_ingest_s"]},
         {"step": "reader follows: refresh", "seconds": row["follow_refresh_s"]},
@@ -144,7 +150,8 @@ def main() -> None:
     markdown = "\n".join([
         f"# Following a shared Chroma server: {row['articles']} MultiHop-RAG articles, {row['chunks']} chunks, "
         f"{row['sentences']} distinct sentences",
-        "", f"`{command}`", "", table(steps, ["step", "seconds"]),
+        "", f"`{command}`; load average (1 min) {row['load_average_1m'][0]} at start, {row['load_average_1m'][1]} at end"
+        f" on {os.cpu_count()} cores", "", table(steps, ["step", "seconds"]),
     ])
     print(markdown)
     write_report("chroma-refresh", data, markdown)

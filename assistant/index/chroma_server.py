@@ -243,7 +243,7 @@ class ServerIndex(IndexDir):
                 docstore.delete_document(doc_id, raise_error=False)
             target.persist_docstore(docstore)
             same_folder = previous is not None and previous.folder == target.folder
-            build_keyword_index(self, target, None if same_folder else previous, self._embed_from_server())
+            build_keyword_index(self, target, None if same_folder else previous, self.embed_from_server())
         finally:
             self._left_out = set()
         if self._state() != (manifest, journal):
@@ -318,7 +318,7 @@ class ServerIndex(IndexDir):
             sentences.upsert(ids=[ids[i] for i in rows], embeddings=built.vectors[rows].astype(np.float32))
         self._delete(sentences, list(stored - set(ids)))
 
-    def _embed_from_server(self) -> Embed:
+    def embed_from_server(self) -> Embed:
         """Sentence vectors from the server by text; the few it lacks from the model (loaded only then)."""
         sentences = self._sentences()
 
