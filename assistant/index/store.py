@@ -16,7 +16,8 @@ generation, and a manifest naming it.
       .lock             held while an ingest writes
 
 An index written before generations keeps these files in the index folder itself; it is read as it is and
-moved into a generation by its next changing ingest.
+moved into a generation by its next changing ingest. With a Chroma server (chroma_server.py), this layout
+without chroma/ and journal.json is each process's cache of the server's last commit.
 """
 
 from __future__ import annotations
