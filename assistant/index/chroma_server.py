@@ -235,11 +235,11 @@ class ServerIndex(IndexDir):
         except IndexStateError:  # a damaged cache is rebuilt from the server, not read
             previous = None
         target = self.fresh_generation(number)  # a cache of the server before a --rebuild may have this number
-        pending = journal is not None and journal["generation"] > number
-        self._left_out = set(journal["documents"]) if pending else set()
+        left_out = sorted(journal["documents"]) if journal is not None and journal["generation"] > number else []
+        self._left_out = set(left_out)
         try:
             docstore = self._docstore()
-            for doc_id in self._left_out:
+            for doc_id in left_out:
                 docstore.delete_document(doc_id, raise_error=False)
             target.persist_docstore(docstore)
             same_folder = previous is not None and previous.folder == target.folder
@@ -248,7 +248,7 @@ class ServerIndex(IndexDir):
             self._left_out = set()
         if self._state() != (manifest, journal):
             return False
-        self.cache.commit(manifest | {"left_out": sorted(set(journal["documents"]) if pending else ())})
+        self.cache.commit(manifest | {"left_out": left_out})
         self.prune(target)
         return True
 
