@@ -9,9 +9,9 @@ On the server, for a collection name N (settings.chroma_collection):
 
 Each process keeps a cache of the last commit it read, <index_dir>/servers/<host>-<port>-<N>/: an index folder
 as store.py lays it out, without chroma/ (its generation folder holds the docstore, BM25, chunk and sentence
-vectors, terms), so a reader never asks the server for more than the commit id. `current()` first brings the
-cache to the server's commit: chunks from N, the docstore from N-documents, sentence vectors from N-sentences
-(the model embeds only those the server lacks). An ingest writes the chunks to the server as the embedded one
+vectors, terms), so a reader whose cache is current asks the server for nothing but the commit id. `current()`
+first brings the cache to the server's commit: chunks from N, the docstore from N-documents, sentence vectors
+from N-sentences (the model embeds only those the server lacks). An ingest writes the chunks to the server as the embedded one
 writes them to its Chroma folder, builds the next generation in its own cache, then publishes the docstore and
 sentence vectors, and last the manifest.
 """
