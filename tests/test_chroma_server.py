@@ -95,12 +95,13 @@ def cited_paths(answer: Any) -> set[str]:
 
 def cached_chunk_ids(index: Path) -> list[str]:
     """The chunk ids of the generation a process's cache folder has committed."""
-    import json
-
     from assistant.index.store import IndexDir
+    from assistant.index.vectors import load_chunk_ids
 
     (cache,) = (index / "servers").iterdir()
-    return json.loads((IndexDir(cache).current().folder / "chunk_ids.json").read_text(encoding="utf-8"))
+    ids = load_chunk_ids(IndexDir(cache).current().folder)
+    assert ids is not None
+    return ids
 
 
 def cli(*args: str, chroma: ChromaServer, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
@@ -111,7 +112,7 @@ def cli(*args: str, chroma: ChromaServer, env: dict[str, str] | None = None) -> 
 
 
 def one_line_failure(process: subprocess.Popen[str]) -> str:
-    out, err = process.communicate(timeout=600)
+    _, err = process.communicate(timeout=600)
     assert process.returncode == 2 and err.count("\n") == 1 and "Traceback" not in err, err
     return err
 
