@@ -22,6 +22,10 @@ out = Console(highlight=False)
 CorpusOpt = Annotated[Path | None, typer.Option("--corpus", help="Folder of documents \\[default: corpus].")]
 IndexOpt = Annotated[Path | None, typer.Option("--index", help="Folder of the built index \\[default: index].")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object as the last line.")]
+ChromaOpt = Annotated[
+    str | None,
+    typer.Option("--chroma-url", help="http://host:port of a Chroma server holding the index, shared with other processes."),
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,12 +58,13 @@ def ingest(
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop the index and embed everything again.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any file was skipped.")] = False,
     as_json: JsonOpt = False,
+    chroma_url: ChromaOpt = None,
 ) -> None:
     """Index new and changed documents, drop deleted ones. With --json, the last line also lists what was
     skipped ({path, reason}), kept at its indexed version, and indexed with a warning ({path, message})."""
     from assistant.index.ingest import ingest as run_ingest
 
-    settings = settings_from(corpus_dir=corpus, index_dir=index)
+    settings = settings_from(corpus_dir=corpus, index_dir=index, chroma_url=chroma_url)
     report = run_ingest(settings, rebuild=rebuild)
     print_report(report)
     if as_json:
@@ -88,11 +93,11 @@ def open_assistant(corpus: Path | None, index: Path | None, **settings: Any) -> 
 
 @app.command()
 @reports_errors
-def status(corpus: CorpusOpt = None, index: IndexOpt = None, as_json: JsonOpt = False) -> None:
+def status(corpus: CorpusOpt = None, index: IndexOpt = None, as_json: JsonOpt = False, chroma_url: ChromaOpt = None) -> None:
     """Documents, chunks, model and settings of the index."""
     from assistant.app.status import index_status
 
-    info = index_status(settings_from(corpus_dir=corpus, index_dir=index))
+    info = index_status(settings_from(corpus_dir=corpus, index_dir=index, chroma_url=chroma_url))
     if as_json:
         print(json.dumps(info))
         return
@@ -144,12 +149,13 @@ def ask(
     k: KOpt = None,
     mode: ModeOpt = None,
     as_json: JsonOpt = False,
+    chroma_url: ChromaOpt = None,
 ) -> None:
     """Answer one question with numbered citations."""
     from assistant.question.question import checked
 
-    checked(question, settings_from(corpus_dir=corpus, index_dir=index).max_question_tokens)  # before any loading
-    bot = open_assistant(corpus, index, top_k=k, answer_mode=mode)
+    checked(question, settings_from(corpus_dir=corpus, index_dir=index, chroma_url=chroma_url).max_question_tokens)  # before any loading
+    bot = open_assistant(corpus, index, top_k=k, answer_mode=mode, chroma_url=chroma_url)
     answer = bot.ask(question)
     if as_json:
         print(json.dumps(answer.to_dict()))
@@ -164,11 +170,12 @@ def chat(
     index: IndexOpt = None,
     k: KOpt = None,
     mode: ModeOpt = None,
+    chroma_url: ChromaOpt = None,
 ) -> None:
     """A conversation in the terminal; follow-ups use what was asked before. Empty line or Ctrl-D quits."""
-    from assistant.core.errors import QuestionError
+    from assistant.core.errors import AssistantError
 
-    conversation = open_assistant(corpus, index, top_k=k, answer_mode=mode).chat()
+    conversation = open_assistant(corpus, index, top_k=k, answer_mode=mode, chroma_url=chroma_url).chat()
     # Bytes that are not UTF-8 reach the question check (and its one-line error) instead of ending the chat.
     sys.stdin.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
     err.print("Ask about the documents; /new starts a new conversation; an empty line quits.")
@@ -186,7 +193,7 @@ def chat(
             for piece in conversation.stream(question):
                 out.print(piece, end="", markup=False, soft_wrap=True)
             out.print()
-        except QuestionError as exc:
+        except AssistantError as exc:  # a bad question, or a shared server gone: the conversation goes on
             err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             continue
         if conversation.last is not None:
@@ -209,13 +216,14 @@ def serve(
     max_upload_mb: Annotated[
         float, typer.Option("--max-upload-mb", envvar="ASSISTANT_MAX_UPLOAD_MB", help="Largest file users may upload.")
     ] = 20.0,
+    chroma_url: ChromaOpt = None,
 ) -> None:
     """The web UI: chat with cited answers, sources, corpus management (builds the index if missing)."""
     from assistant.ui.bind import check_bind, check_port
 
     check_port(port)
     credentials = check_bind(host, auth, no_auth, warn=lambda message: err.print(f"[bold yellow]warning:[/] {escape(message)}"))
-    settings = settings_from(corpus_dir=corpus, index_dir=index)
+    settings = settings_from(corpus_dir=corpus, index_dir=index, chroma_url=chroma_url)
     from assistant.ui.app import serve as run_server  # gradio loads only once the address is accepted
 
     run_server(settings, host=host, port=port, credentials=credentials, max_upload_mb=max_upload_mb)
@@ -232,11 +240,12 @@ def eval_gold(
     thresholds: Annotated[Path, typer.Option("--thresholds", help="Minimums per mode.")] = Path("eval/thresholds.toml"),
     no_check: Annotated[bool, typer.Option("--no-check", help="Measure only; do not compare with thresholds.")] = False,
     as_json: JsonOpt = False,
+    chroma_url: ChromaOpt = None,
 ) -> None:
     """Score the assistant on gold questions; exit 1 when a metric misses its threshold."""
     from assistant.app.evaluation import markdown, run_eval
 
-    settings = settings_from(corpus_dir=corpus, index_dir=index, answer_mode=mode)
+    settings = settings_from(corpus_dir=corpus, index_dir=index, answer_mode=mode, chroma_url=chroma_url)
     summary = run_eval(settings, gold, out_dir, None if no_check else thresholds)
     err.print(f"{summary['items']} items in {summary['seconds']}s; results in {out_dir}", soft_wrap=True)
     if as_json:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import stat
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +15,22 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 UK_DOC = "uk-reveals-satellite-images-russian-ships-north-korea.txt"
 BRITAIN_DOC = "britain-gave-un-photos-north-korean-supplies-to-russia.txt"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stop(proc: subprocess.Popen[Any], timeout: float = 60) -> None:
+    """Terminate a process this test started; kill it when it does not stop."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def copy_corpus(target: Path) -> Path:

@@ -20,10 +20,11 @@ from assistant.app.chat import Chat
 from assistant.core.config import Settings, load_settings
 from assistant.core.errors import AssistantError, IndexStateError, QuestionError
 from assistant.core.types import Answer, Passage
+from assistant.index.chroma_server import open_index
 from assistant.index.embeddings import load_embed_model, one_thread
 from assistant.index.ingest import IngestReport, build_settings, ingest
 from assistant.index.keyword import load_term_stats
-from assistant.index.store import Generation, IndexDir
+from assistant.index.store import Generation
 from assistant.index.vectors import EmbeddingCache, SentenceVectors
 from assistant.question.named_article import label_terms
 from assistant.question.question import checked
@@ -38,7 +39,7 @@ class Assistant:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.index = IndexDir(settings.index_dir)
+        self.index = open_index(settings)
         self._lock = threading.RLock()
         self._answerers: dict[str, LLMAnswerer | None] = {}  # per answer mode, loaded on first use
         self.mode = resolve_mode(settings)
@@ -49,7 +50,7 @@ class Assistant:
     def open(cls, corpus_dir: str | Path | None = None, index_dir: str | Path | None = None, **settings: Any) -> Assistant:
         """Open the index (building it first when it is missing); None means the configured default."""
         resolved = load_settings(corpus_dir=corpus_dir, index_dir=index_dir, **settings)
-        report = None if IndexDir(resolved.index_dir).exists() else ingest(resolved)
+        report = None if open_index(resolved).exists() else ingest(resolved)
         bot = cls(resolved)
         bot.build_report = report
         return bot
@@ -73,7 +74,7 @@ class Assistant:
     def _load_generation(self, generation: Generation) -> None:
         self.index.check_build(build_settings(self.settings), generation.manifest)
         if not generation.manifest.get("chunks"):
-            raise IndexStateError(f"the index at {self.index.path} is empty; add documents and run `assistant ingest`")
+            raise IndexStateError(f"the {self.index.describe()} is empty; add documents and run `assistant ingest`")
         try:
             # One cache for questions and sentences: the retriever's question vector is re-used when answering.
             embed = EmbeddingCache(self._embed, SentenceVectors.load(generation.folder))

@@ -6,15 +6,16 @@ from typing import Any
 
 from assistant.core.config import Settings
 from assistant.index.ingest import build_settings
-from assistant.index.store import IndexDir
+from assistant.index.chroma_server import open_index
 
 
 def index_status(settings: Settings) -> dict[str, Any]:
-    index = IndexDir(settings.index_dir)
-    generation = index.current()
+    index = open_index(settings)
+    generation = index.committed()
     manifest = generation.manifest
     return {
         "index": str(index.path.resolve()),
+        "chroma_url": settings.chroma_url or None,  # None: the embedded store in the index folder
         "corpus": str(settings.corpus_dir.resolve()),
         "documents": manifest.get("documents", 0),
         "chunks": manifest.get("chunks", 0),

@@ -7,8 +7,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -38,6 +39,16 @@ class Settings(BaseSettings):
 
     corpus_dir: Path = Field(Path("corpus"), description="Folder of documents to index.")
     index_dir: Path = Field(Path("index"), description="Folder holding the persisted index.")
+    chroma_url: str = Field(
+        "",
+        description="http://host:port of a Chroma server to keep the index on, shared by several app processes; "
+        "empty = the embedded store in index_dir (README, A shared Chroma server).",
+    )
+    chroma_collection: str = Field(
+        "chunks",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,40}[A-Za-z0-9]$",
+        description="Name of the corpus's collections on the Chroma server (3-42 letters, digits, . _ -).",
+    )
 
     embed_model: str = Field(
         "",
@@ -99,6 +110,21 @@ class Settings(BaseSettings):
     answer: AnswerTuning = Field(default_factory=AnswerTuning, description="Extractive scoring and selection.")
     abstention: AbstentionTuning = Field(default_factory=AbstentionTuning, description="When not to answer.")
     citation: CitationTuning = Field(default_factory=CitationTuning, description="Checking an LLM's citations.")
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _server_address(cls, url: str) -> str:
+        """A Chroma server's address, checked before any request: http(s), a host, a port, no path."""
+        if not url:
+            return url
+        try:
+            parts = urlsplit(url.strip())
+            port = parts.port
+        except ValueError:
+            port = None
+        if parts.scheme not in ("http", "https") or not parts.hostname or port is None or parts.path not in ("", "/"):
+            raise ValueError(f"{url!r} is not a Chroma server address; give http://host:port (e.g. http://127.0.0.1:8000)")
+        return f"{parts.scheme}://{parts.netloc}"
 
     @model_validator(mode="after")
     def consistent(self) -> Settings:

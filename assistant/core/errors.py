@@ -27,6 +27,10 @@ class IndexBusyError(IndexStateError):
     """Another process is writing the index."""
 
 
+class IndexUnreachableError(IndexStateError):
+    """The Chroma server holding the index does not answer."""
+
+
 class QuestionError(AssistantError):
     """The question is empty or too long."""
 

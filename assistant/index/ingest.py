@@ -28,10 +28,11 @@ from assistant.core.config import Settings
 from assistant.core.errors import CorpusError, IndexStateError
 from assistant.core.tokens import encoding
 from assistant.corpus.documents import SUPPORTED_SUFFIXES, FileWarning, LoadResult, Problem, SourceDocument, load_corpus
+from assistant.index.chroma_server import open_index
 from assistant.index.embeddings import embed_model_name, load_embed_model, load_passage_model
 from assistant.index.keyword import all_chunks, build_keyword_index, term_stats_current, write_term_stats
 from assistant.index.phases import reached
-from assistant.index.store import CHROMA_DIR, BuildSettings, Generation, IndexDir, chroma_failure
+from assistant.index.store import CHUNK_ID_SEP, BuildSettings, Generation, IndexDir
 from assistant.index.text_blocks import blocks
 from assistant.index.vectors import SentenceVectors, load_chunk_ids
 
@@ -39,7 +40,6 @@ from assistant.index.vectors import SentenceVectors, load_chunk_ids
 # sentence tokenizer (NLTK punkt) gives up on one paragraph that takes it over 5 s, about 1 MB. No benchmark
 # document is this long (MultiHop-RAG's longest has 71,034 characters), so their chunks are unchanged.
 BLOCK_CHARS = 100_000
-CHUNK_ID_SEP = "::"  # a chunk's id is its document's id, this, and its number in the document ("a.txt::3")
 
 
 def build_settings(settings: Settings) -> BuildSettings:
@@ -241,7 +241,7 @@ def ingest(settings: Settings, rebuild: bool = False, progress: bool | None = No
     if not settings.corpus_dir.is_dir():
         raise CorpusError(f"corpus folder {settings.corpus_dir} not found; pass --corpus DIR with your documents")
     loaded = load_corpus(settings.corpus_dir, settings.follow_outside_symlinks, int(settings.max_file_mb * 1_000_000))
-    index = IndexDir(settings.index_dir)
+    index = open_index(settings)
     build = build_settings(settings)
     lock = index.acquire(settings.lock_timeout)
     try:
@@ -253,7 +253,7 @@ def ingest(settings: Settings, rebuild: bool = False, progress: bool | None = No
             index.discard_unfinished()
         report = _sync(index, build, settings, loaded, progress)
     except Exception as exc:
-        failure = chroma_failure(index.path / CHROMA_DIR, exc)
+        failure = index.failure(exc)
         if failure is None:
             raise
         raise failure from None

@@ -16,7 +16,8 @@ generation, and a manifest naming it.
       .lock             held while an ingest writes
 
 An index written before generations keeps these files in the index folder itself; it is read as it is and
-moved into a generation by its next changing ingest.
+moved into a generation by its next changing ingest. With a Chroma server (chroma_server.py), this layout
+without chroma/ and journal.json is each process's cache of the server's last commit.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ CHROMA_DIR = "chroma"
 LOCK = ".lock"
 JOURNAL = "journal.json"
 GENERATION = "gen-{:06d}"
+CHUNK_ID_SEP = "::"  # a chunk's id is its document's id, this, and its number in the document ("a.txt::3")
 # What an index from before generations keeps in the index folder itself (keyword.py, vectors.py name them).
 LEGACY_PARTS = (DOCSTORE, BM25_DIR, "bm25-sentences", "sentence_vectors.npy", "sentence_keys.npy", "terms.json")
 # What an index must agree on with the settings that open it.
@@ -133,14 +135,23 @@ class IndexDir:
         except (OSError, ValueError) as exc:
             raise unreadable("index manifest", self.manifest_path, exc) from None
 
-    def current(self) -> Generation:
-        """The last complete generation (what the manifest names)."""
+    def describe(self) -> str:
+        return f"index at {self.path}"
+
+    def committed(self) -> Generation:
+        """The generation the manifest names, without looking at its files."""
         manifest = self.manifest()
         number = manifest.get("generation")
-        folder = self.path if number is None else self.path / GENERATION.format(number)
-        if not folder.is_dir():
-            raise IndexStateError(f"the index at {self.path} lacks its generation {folder.name}; run `assistant ingest --rebuild`")
-        return Generation(number, folder, manifest)
+        return Generation(number, self.path if number is None else self.path / GENERATION.format(number), manifest)
+
+    def current(self) -> Generation:
+        """The last complete generation (what the manifest names)."""
+        generation = self.committed()
+        if not generation.folder.is_dir():
+            raise IndexStateError(
+                f"the index at {self.path} lacks its generation {generation.folder.name}; run `assistant ingest --rebuild`"
+            )
+        return generation
 
     def check_build(self, build: BuildSettings, manifest: dict[str, Any] | None = None) -> None:
         recorded = self.manifest() if manifest is None else manifest
@@ -148,12 +159,15 @@ class IndexDir:
         diffs = [f"{k}={recorded.get(k)!r} (settings: {wanted[k]!r})" for k in BUILD_KEYS if recorded.get(k) != wanted[k]]
         if diffs:
             raise IndexMismatchError(
-                f"index at {self.path} was built with {', '.join(diffs)}; run `assistant ingest --rebuild`"
+                f"{self.describe()} was built with {', '.join(diffs)}; run `assistant ingest --rebuild`"
             )
 
     def write_manifest(self, build: BuildSettings, **extra: Any) -> None:
-        data = build.as_dict() | extra | {"updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "commit": uuid.uuid4().hex}
-        _write_json(self.manifest_path, data)
+        self.commit(build.as_dict() | extra | {"updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "commit": uuid.uuid4().hex})
+
+    def commit(self, manifest: dict[str, Any]) -> None:
+        """Name a complete generation: the manifest, written last, by rename."""
+        _write_json(self.manifest_path, manifest)
 
     # --- writing --------------------------------------------------------------------------
     def lock(self, timeout: float) -> FileLock:
@@ -190,7 +204,10 @@ class IndexDir:
 
     def next_generation(self, current: Generation | None) -> Generation:
         """An empty folder for the generation after `current` (an interrupted ingest may have left one)."""
-        number = (current.number or 0) + 1 if current else 1
+        return self.fresh_generation((current.number or 0) + 1 if current else 1)
+
+    def fresh_generation(self, number: int) -> Generation:
+        """An empty folder for generation `number`."""
         folder = self.path / GENERATION.format(number)
         if folder.exists():
             shutil.rmtree(folder)
@@ -220,15 +237,19 @@ class IndexDir:
     def pending(self, current: Generation | None) -> set[str]:
         """Documents whose chunks in Chroma may differ from the `current` generation: an ingest was changing
         them when it stopped. Empty when the manifest names the generation that journal was for."""
-        try:
-            data = json.loads(self.journal_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return set()
-        except (OSError, ValueError) as exc:
-            raise unreadable("index journal", self.journal_path, exc) from None
-        if current is not None and (current.number or 0) >= data["generation"]:
+        data = self.journal()
+        if data is None or current is not None and (current.number or 0) >= data["generation"]:
             return set()
         return set(data["documents"])
+
+    def journal(self) -> dict[str, Any] | None:
+        """{"generation": the one being written, "documents": [...]}; None when there is none."""
+        try:
+            return json.loads(self.journal_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise unreadable("index journal", self.journal_path, exc) from None
 
     def begin(self, generation: Generation, documents: set[str]) -> None:
         """Record, before Chroma changes, every document whose chunks may change on the way to `generation`."""
@@ -246,6 +267,10 @@ class IndexDir:
         return chromadb.PersistentClient(
             path=str(self.path / CHROMA_DIR), settings=ChromaSettings(anonymized_telemetry=False)
         )
+
+    def failure(self, exc: Exception) -> IndexStateError | None:
+        """The one-line error for a Chroma failure; None when `exc` is not Chroma's."""
+        return chroma_failure(self.path / CHROMA_DIR, exc)
 
     def close(self) -> None:
         """Let go of the Chroma client. Chroma shares one system per folder within a process and caches what it

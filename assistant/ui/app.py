@@ -28,8 +28,8 @@ from assistant.app.assistant import Assistant
 from assistant.core.config import Settings
 from assistant.core.errors import AssistantError, ConfigError, CorpusError, IndexStateError, QuestionError
 from assistant.core.types import Answer
+from assistant.index.chroma_server import open_index
 from assistant.index.ingest import ingest
-from assistant.index.store import IndexDir
 from assistant.ui.bind import check_port
 from assistant.ui.login import FIRST_WAIT_S, FREE_FAILURES, LoginThrottle
 from assistant.ui.corpus import ALLOWED_SUFFIXES, MB, Change, add_files, chunk_counts, delete_file
@@ -410,8 +410,9 @@ def serve(
     check_port(port)
     if not (0 < max_upload_mb < math.inf):  # also refuses NaN
         raise ConfigError(f"--max-upload-mb {max_upload_mb:g} must be a positive number of megabytes (e.g. 20)")
-    built = IndexDir(settings.index_dir).exists()
-    print(f"{'Syncing' if built else 'Building'} the index at {settings.index_dir} from {settings.corpus_dir}…",
+    index = open_index(settings)
+    built = index.exists()
+    print(f"{'Syncing' if built else 'Building'} the {index.describe()} from {settings.corpus_dir}…",
           file=sys.stderr)
     try:
         report = ingest(settings)
