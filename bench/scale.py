@@ -191,7 +191,7 @@ class StoredVectors:
             vectors = dict(zip(got["ids"], got["embeddings"]))
             for node in all_chunks(index):
                 self.chunks[node.get_content(metadata_mode=MetadataMode.EMBED)] = list(map(float, vectors[node.node_id]))
-            if (known := SentenceVectors.load(source)) is not None:
+            if (known := SentenceVectors.load(index.current().folder)) is not None:
                 self.sentences.append(known)
         self.passage_model, self.model = load_passage_model(settings), load_embed_model(settings)
         self.misses = 0

@@ -337,10 +337,10 @@ def _sync(
             docstore_strategy=DocstoreStrategy.UPSERTS_AND_DELETE,
             disable_cache=True,
         )
-        pipeline.run(documents=documents, show_progress=show)
+        added = pipeline.run(documents=documents, show_progress=show)
         target.persist_docstore(docstore)
         reached("chroma")
-        report.chunks = build_keyword_index(index, target, current, embed)
+        report.chunks = build_keyword_index(index, target, current, embed, added, changing | redone)
         reached("generation")
         index.write_manifest(build, generation=target.number, documents=len(documents), chunks=report.chunks,
                              embed_backend=settings.embed_backend, sentence_vectors=settings.sentence_vectors)

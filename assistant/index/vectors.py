@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.core.errors import IndexStateError
 from assistant.index.store import unreadable
 
 VECTORS = "sentence_vectors.npy"
@@ -62,29 +63,43 @@ class SentenceVectors:
             raise unreadable("sentence vectors", folder, exc) from None
 
     @classmethod
-    def build(cls, folder: Path, sentences: Iterable[str], embed: Embed, previous_folder: Path | None = None) -> None:
-        """Embed the distinct sentences, re-using the rows saved in `previous_folder` (default: `folder`), and
-        save them in `folder`."""
+    def build(cls, folder: Path, keys: np.ndarray, texts: dict[int, str], embed: Embed,
+              previous_folder: Path | None = None) -> None:
+        """Save a vector for each distinct sentence key (`keys` may repeat; the first use orders them) in
+        `folder`: the rows saved in `previous_folder` (default: `folder`) where it has them, else embedded from
+        `texts`, which must hold every sentence the previous rows lack."""
         previous = cls.load(previous_folder or folder)
-        texts = list(dict.fromkeys(sentences))
-        keys = np.fromiter((text_key(t) for t in texts), dtype=np.uint64, count=len(texts))
-        old_rows = [previous.row.get(int(k), -1) if previous else -1 for k in keys]
-        kept = [i for i, row in enumerate(old_rows) if row >= 0]
+        unique, first = np.unique(np.asarray(keys, dtype=np.uint64), return_index=True)
+        keys = unique[np.argsort(first, kind="stable")]
+        old_rows = previous.rows_of(keys) if previous else np.full(len(keys), -1)
+        kept = np.flatnonzero(old_rows >= 0)
+        unknown = [int(key) for key in keys[old_rows < 0]]
+        if any(key not in texts for key in unknown):
+            raise IndexStateError(f"the sentence vectors in {previous_folder or folder} lack sentences of chunks "
+                                  "this ingest kept; run `assistant ingest --rebuild`")
         # Shortest first: each model batch pads to its longest text, so similar lengths batch cheaply.
-        missing = sorted((i for i, row in enumerate(old_rows) if row < 0), key=lambda i: len(texts[i]))
-        fresh = embed([texts[i] for i in missing]) if missing else None
+        missing = sorted(np.flatnonzero(old_rows < 0).tolist(), key=lambda i: len(texts[int(keys[i])]))
+        fresh = embed([texts[int(keys[i])] for i in missing]) if missing else None
         width = fresh.shape[1] if fresh is not None else previous.vectors.shape[1] if previous else 0
-        vectors = np.zeros((len(texts), width), dtype=np.float16)
+        vectors = np.zeros((len(keys), width), dtype=np.float16)
         if fresh is not None:
             vectors[missing] = fresh
-        if kept and previous is not None:
-            vectors[kept] = previous.vectors[[old_rows[i] for i in kept]]
-        _save(folder / KEYS, keys)
-        _save(folder / VECTORS, vectors)
+        if len(kept) and previous is not None:
+            vectors[kept] = previous.vectors[old_rows[kept]]
+        save_array(folder / KEYS, keys)
+        save_array(folder / VECTORS, vectors)
+
+    def rows_of(self, keys: np.ndarray) -> np.ndarray:
+        """The row of each key, -1 where there is none."""
+        if not len(self.keys):
+            return np.full(len(keys), -1)
+        order = np.argsort(self.keys)
+        at = np.minimum(np.searchsorted(self.keys, keys, sorter=order), len(order) - 1)
+        return np.where(self.keys[order[at]] == keys, order[at], -1)
 
 
 def save_chunk_vectors(folder: Path, ids: list[str], vectors: np.ndarray) -> None:
-    _save(folder / CHUNK_VECTORS, np.asarray(vectors, dtype=np.float32))
+    save_array(folder / CHUNK_VECTORS, np.asarray(vectors, dtype=np.float32))
     (folder / CHUNK_IDS).write_text(json.dumps(ids), encoding="utf-8")
 
 
@@ -109,11 +124,14 @@ def load_chunk_vectors(folder: Path) -> tuple[list[str], np.ndarray] | None:
         raise unreadable("chunk vectors", folder / CHUNK_VECTORS, exc) from None
 
 
-def _save(path: Path, array: np.ndarray) -> None:
-    """Write then rename, so a reader never sees half a file."""
+def save_array(path: Path, array: np.ndarray | dict[str, np.ndarray]) -> None:
+    """Write then rename, so a reader never sees half a file; a dict of arrays is saved as one .npz."""
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("wb") as f:
-        np.save(f, array)
+        if isinstance(array, dict):
+            np.savez(f, **array)
+        else:
+            np.save(f, array)
     tmp.replace(path)
 
 
