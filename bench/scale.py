@@ -297,7 +297,7 @@ def warm_worker(corpus: Path, index: Path, count: int) -> None:
         "retrieve_p50_ms": round(percentile(retrieve_ms, 50), 1), "retrieve_p95_ms": round(percentile(retrieve_ms, 95), 1),
         "ask_process_rss_mb": vm_hwm_mb(os.getpid()),
         # The two matrices a question is scored against, held in memory for the process's life:
-        "sentence_rows": len(bot.retriever.sentence_vectors),
+        "sentence_rows": len(bot.retriever.sentence_rows),
         "sentence_matrix_mb": round(bot.retriever.sentence_vectors.nbytes / 2**20, 1),
         "chunk_matrix_mb": round(bot.retriever.vectors.nbytes / 2**20, 1),
         "ask_stages_ms": stage_ms(pstats.Stats(profiler), ASK_STAGES, len(profiled)),

@@ -126,6 +126,18 @@ class ChunkTerms:
             raise unreadable("chunk terms", folder / TERMS_FILE, exc) from None
 
 
+def load_sentence_keys(folder: Path) -> np.ndarray | None:
+    """The text key of every sentence of the generation, in sentence-index order; None for a generation written
+    before chunk terms were kept."""
+    if not (folder / TERMS_FILE).is_file():
+        return None
+    try:
+        with np.load(folder / TERMS_FILE) as saved:
+            return saved["sentences"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise unreadable("chunk terms", folder / TERMS_FILE, exc) from None
+
+
 def analyse(nodes: Sequence[BaseNode], sentences: Sequence[list[str]], stemmer: Any, token_pattern: str,
             vocab: list[str]) -> ChunkTerms:
     """The keyword side of `nodes`, whose sentences (each chunk's list) are given: tokens as the BM25 indexes

@@ -46,7 +46,7 @@ class SentenceVectors:
 
     def get(self, text: str) -> np.ndarray | None:
         i = self.row.get(text_key(text))
-        return None if i is None else self.vectors[i].astype(np.float32)
+        return None if i is None else self.vectors[i].copy()
 
     @staticmethod
     def present(folder: Path) -> bool:
@@ -58,7 +58,8 @@ class SentenceVectors:
         if not SentenceVectors.present(folder):
             return None
         try:
-            return cls(np.load(folder / KEYS), np.load(folder / VECTORS))
+            # Stored as float16 (half the disk); held as float32, the type they are scored in (one copy).
+            return cls(np.load(folder / KEYS), np.load(folder / VECTORS).astype(np.float32))
         except (OSError, ValueError) as exc:
             raise unreadable("sentence vectors", folder, exc) from None
 
