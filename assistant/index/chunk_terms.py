@@ -21,7 +21,8 @@ from llama_index.core.schema import BaseNode, MetadataMode
 
 from assistant.core.text import content_terms, normalized
 from assistant.index.store import unreadable
-from assistant.index.vectors import save_array, text_key
+from assistant.index.linked_rows import save_array
+from assistant.index.vectors import text_key
 
 TERMS_FILE = "chunk_terms.npz"
 VOCAB_FILE = "chunk_terms_vocab.json"

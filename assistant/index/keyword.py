@@ -22,7 +22,7 @@ from assistant.core.text import WORD_PATTERN, content_terms, sentence_spans
 from assistant.index.chunk_terms import ChunkTerms, analyse, bm25_index
 from assistant.index.phases import reached
 from assistant.index.store import Generation, IndexDir, unreadable
-from assistant.index.vectors import Embed, SentenceVectors, load_chunk_vectors, save_chunk_vectors, text_key
+from assistant.index.vectors import Embed, SentenceVectors, load_chunk_ids, save_chunk_vectors, text_key
 
 TERMS = "terms.json"
 TERMS_VERSION = 7  # 2: irregular verb forms counted under their base ("grew" as "grow"); 3: "Russiaʼs" as "Russia";
@@ -64,12 +64,12 @@ def _nodes(page: dict[str, Any]) -> list[TextNode]:
 
 @dataclass
 class Carried:
-    """The chunks an ingest keeps from the previous generation: their BM25 corpus entries, ids, vectors and
-    keyword side, in keyword-index order."""
+    """The chunks an ingest keeps from the previous generation, in keyword-index order: their rows there, BM25
+    corpus entries, ids and keyword side."""
 
+    rows: np.ndarray
     corpus: list[dict[str, Any]]
     ids: list[str]
-    vectors: np.ndarray
     terms: ChunkTerms
 
 
@@ -77,19 +77,18 @@ def carried_chunks(previous: Generation | None, replaced: set[str]) -> Carried |
     """Every chunk of `previous` but those of the `replaced` documents; None when `previous` lacks what to carry
     them with (it was written before chunk terms were kept)."""
     if previous is None:
-        return Carried([], [], np.zeros((0, 0), dtype=np.float32), ChunkTerms.empty())
-    terms, saved = ChunkTerms.load(previous.folder), load_chunk_vectors(previous.folder)
+        return Carried(np.zeros(0, dtype=np.int64), [], [], ChunkTerms.empty())
+    terms, ids = ChunkTerms.load(previous.folder), load_chunk_ids(previous.folder)
     corpus_path = previous.bm25_dir / CORPUS
-    if terms is None or saved is None or not corpus_path.is_file():
+    if terms is None or ids is None or not corpus_path.is_file():
         return None
-    ids, vectors = saved
     with corpus_path.open(encoding="utf-8") as lines:
         corpus = [json.loads(line) for line in lines]
-    if not len(corpus) == len(ids) == len(terms) == len(vectors):
+    if not len(corpus) == len(ids) == len(terms):
         return None
     keep = np.fromiter((item["ref_doc_id"] not in replaced for item in corpus), dtype=bool, count=len(corpus))
     rows = np.flatnonzero(keep)
-    return Carried([corpus[i] for i in rows], [ids[i] for i in rows], vectors[rows], terms.take(rows))
+    return Carried(rows, [corpus[i] for i in rows], [ids[i] for i in rows], terms.take(rows))
 
 
 def build_keyword_index(index: IndexDir, target: Generation, previous: Generation | None, embed: Embed,
@@ -124,8 +123,8 @@ def build_keyword_index(index: IndexDir, target: Generation, previous: Generatio
     retriever.persist(str(target.bm25_dir), show_progress=False)
     (target.bm25_dir / TOKENIZER).write_text(json.dumps({"token_pattern": TOKEN_PATTERN}), encoding="utf-8")
     reached("bm25")
-    vectors = np.concatenate([carried.vectors, new_vectors]) if len(carried.ids) else new_vectors
-    save_chunk_vectors(target.folder, ids, vectors)
+    taken = np.concatenate([carried.rows, np.full(len(nodes), -1)])
+    save_chunk_vectors(target.folder, ids, new_vectors, previous.folder if previous else None, taken)
     save_sentence_index(target.folder, terms)
     reached("sentence-index")
     texts = {text_key(sentence): sentence for chunk in sentences for sentence in chunk}
