@@ -29,7 +29,7 @@ from assistant.core.errors import CorpusError, IndexStateError
 from assistant.core.tokens import encoding
 from assistant.corpus.documents import SUPPORTED_SUFFIXES, FileWarning, LoadResult, Problem, SourceDocument, load_corpus
 from assistant.index.embeddings import embed_model_name, load_embed_model, load_passage_model
-from assistant.index.keyword import all_chunks, build_keyword_index, term_stats_current, write_term_stats
+from assistant.index.keyword import CHUNK_ID_SEP, all_chunks, build_keyword_index, document_of, term_stats_current, write_term_stats
 from assistant.index.phases import reached
 from assistant.index.store import CHROMA_DIR, BuildSettings, Generation, IndexDir, chroma_failure
 from assistant.index.text_blocks import blocks
@@ -39,7 +39,6 @@ from assistant.index.vectors import SentenceVectors, load_chunk_ids
 # sentence tokenizer (NLTK punkt) gives up on one paragraph that takes it over 5 s, about 1 MB. No benchmark
 # document is this long (MultiHop-RAG's longest has 71,034 characters), so their chunks are unchanged.
 BLOCK_CHARS = 100_000
-CHUNK_ID_SEP = "::"  # a chunk's id is its document's id, this, and its number in the document ("a.txt::3")
 
 
 def build_settings(settings: Settings) -> BuildSettings:
@@ -361,7 +360,7 @@ def _undo_interrupted(index: IndexDir, current: Generation | None, docstore: Any
     saved = load_chunk_ids(current.folder) if current else None
     if saved is not None:
         stored = index.collection().get(include=[])["ids"]
-        redo |= {chunk_id.rsplit(CHUNK_ID_SEP, 1)[0] for chunk_id in set(stored) ^ set(saved)}
+        redo |= {document_of(chunk_id) for chunk_id in set(stored) ^ set(saved)}
     if redo:
         store = index.vector_store()
         for doc_id in sorted(redo):

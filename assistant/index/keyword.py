@@ -36,6 +36,7 @@ OLD_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 SENTENCES_DIR = "bm25-sentences"
 SENTENCE_CHUNKS = "chunk_starts.npy"  # index of each chunk's first sentence
 CORPUS = "corpus.jsonl"  # bm25s keeps each chunk's node there, one JSON line each
+CHUNK_ID_SEP = "::"  # a chunk's id is its document's id, this, and its number in the document ("a.txt::3")
 
 
 def all_chunks(index: IndexDir) -> list[TextNode]:
@@ -65,10 +66,10 @@ def _nodes(page: dict[str, Any]) -> list[TextNode]:
 @dataclass
 class Carried:
     """The chunks an ingest keeps from the previous generation, in keyword-index order: their rows there, BM25
-    corpus entries, ids and keyword side."""
+    corpus lines (JSON, as bm25s wrote them: carried as text, never parsed), ids and keyword side."""
 
     rows: np.ndarray
-    corpus: list[dict[str, Any]]
+    corpus: list[str]
     ids: list[str]
     terms: ChunkTerms
 
@@ -83,12 +84,25 @@ def carried_chunks(previous: Generation | None, replaced: set[str]) -> Carried |
     if terms is None or ids is None or not corpus_path.is_file():
         return None
     with corpus_path.open(encoding="utf-8") as lines:
-        corpus = [json.loads(line) for line in lines]
+        corpus = lines.readlines()
     if not len(corpus) == len(ids) == len(terms):
         return None
-    keep = np.fromiter((item["ref_doc_id"] not in replaced for item in corpus), dtype=bool, count=len(corpus))
-    rows = np.flatnonzero(keep)
+    rows = np.flatnonzero([document_of(chunk_id) not in replaced for chunk_id in ids])
     return Carried(rows, [corpus[i] for i in rows], [ids[i] for i in rows], terms.take(rows))
+
+
+def document_of(chunk_id: str) -> str:
+    return chunk_id.rsplit(CHUNK_ID_SEP, 1)[0]
+
+
+def write_corpus(folder: Path, lines: list[str]) -> None:
+    """The BM25 corpus file and its line index, as bm25s writes and reads them."""
+    from bm25s.utils.corpus import find_newline_positions, save_mmindex
+
+    path = folder / CORPUS
+    with path.open("w", encoding="utf-8") as f:
+        f.writelines(lines)
+    save_mmindex(find_newline_positions(path, show_progress=False), path=path)
 
 
 def build_keyword_index(index: IndexDir, target: Generation, previous: Generation | None, embed: Embed,
@@ -99,6 +113,7 @@ def build_keyword_index(index: IndexDir, target: Generation, previous: Generatio
     from `previous` with its tokens, so the work is in proportion to the change; else (or when `previous`
     cannot carry them) every chunk is read from Chroma. Sentence vectors are re-used from `previous`."""
     import Stemmer
+    from bm25s.utils.json_functions import dumps
     from llama_index.retrievers.bm25 import BM25Retriever
 
     carried = carried_chunks(previous, replaced or set()) if added is not None else None
@@ -119,8 +134,10 @@ def build_keyword_index(index: IndexDir, target: Generation, previous: Generatio
     # as it is: passages and their offsets come from it.
     retriever = BM25Retriever(existing_bm25=bm25_index(terms.words, terms.vocab), stemmer=stemmer,
                               similarity_top_k=min(len(ids), 10), token_pattern=TOKEN_PATTERN)
-    retriever.corpus = carried.corpus + [node_to_metadata_dict(node) | {"node_id": node.node_id} for node in nodes]
-    retriever.persist(str(target.bm25_dir), show_progress=False)
+    retriever.persist(str(target.bm25_dir), show_progress=False)  # its corpus is None: written below
+    write_corpus(target.bm25_dir, carried.corpus + [
+        dumps(node_to_metadata_dict(node) | {"node_id": node.node_id}, ensure_ascii=False) + "\n" for node in nodes
+    ])
     (target.bm25_dir / TOKENIZER).write_text(json.dumps({"token_pattern": TOKEN_PATTERN}), encoding="utf-8")
     reached("bm25")
     taken = np.concatenate([carried.rows, np.full(len(nodes), -1)])
