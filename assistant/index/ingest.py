@@ -283,7 +283,8 @@ def _sync(
     # A file that fails to load or to chunk now keeps the version indexed before: nothing indexed is lost.
     broken_paths = {problem.path for problem in loaded.problems}
     loaded_ids = {doc.id_ for doc in documents}
-    for old in docstore.docs.values():
+    # (Only then are the stored documents read: that takes seconds on a large corpus, and their hashes suffice.)
+    for old in docstore.docs.values() if broken_paths or failed else []:
         if (old.metadata.get("path") in broken_paths or old.id_ in failed) and old.id_ not in loaded_ids:
             documents.append(old)
             report.kept.append(old.id_)
@@ -291,7 +292,8 @@ def _sync(
         reasons = "; ".join(map(str, loaded.problems[:3])) or "the folder has no supported files"
         raise CorpusError(f"nothing usable in {settings.corpus_dir} ({reasons}); add {' '.join(sorted(SUPPORTED_SUFFIXES))} files")
 
-    before = {doc_id: docstore.get_document_hash(doc_id) for doc_id in docstore.docs}
+    # One hash per document: a document's metadata holds its id, so no two share a hash.
+    before = {doc_id: doc_hash for doc_hash, doc_id in docstore.get_all_document_hashes().items()}
     changing = set(before) - {doc.id_ for doc in documents}  # removed
     for doc in documents:
         old_hash = before.get(doc.id_)
