@@ -183,13 +183,31 @@ def matched(node: BaseNode) -> BaseNode:
 
 
 def bm25_index(token_ids: Ragged, vocab: list[str]) -> Any:
-    """bm25s over rows of vocabulary ids: only the words the rows use are its vocabulary."""
+    """bm25s over rows of vocabulary ids (only the words they use are its vocabulary), scored as bm25s scores
+    them (its idf and term-frequency functions and its CSC builder, so the same numbers to the bit) but over whole
+    arrays at once: bm25s's own builder walks the rows in Python, 9 s for 7,585 chunks and their 65,909
+    sentences."""
     import bm25s
+    from bm25s.scoring import _build_idf_array, _select_idf_scorer, _select_tfc_scorer
 
+    model = bm25s.BM25()
     used = np.unique(token_ids.flat)
     compact = np.zeros(len(vocab) + 1, dtype=np.int64)
     compact[used] = np.arange(len(used))
-    rows = Ragged(compact[token_ids.flat], token_ids.at).lists()
-    model = bm25s.BM25()
-    model.index((rows, {vocab[i]: j for j, i in enumerate(used.tolist())}), show_progress=False)
+    lengths = np.diff(token_ids.at)
+    n_docs, n_vocab = len(token_ids), len(used)
+    doc = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
+    pairs, tf = np.unique(doc * n_vocab + compact[token_ids.flat], return_counts=True)
+    rows, cols = (pairs // n_vocab).astype(model.int_dtype), (pairs % n_vocab).astype(model.int_dtype)
+    frequencies = dict(enumerate(np.bincount(cols, minlength=n_vocab).tolist()))
+    idf = _build_idf_array(frequencies, n_docs, _select_idf_scorer(model.idf_method), model.dtype)
+    tfc = _select_tfc_scorer(model.method)(tf_array=tf.astype(model.dtype), l_d=lengths[rows], l_avg=lengths.mean(),
+                                           k1=model.k1, b=model.b, delta=model.delta)
+    data, indices, indptr = model._np_csc(data=idf[cols] * tfc, rows=rows, cols=cols, shape=(n_docs, n_vocab))
+    model.scores = {"data": data.astype(model.dtype), "indices": indices, "indptr": indptr, "num_docs": n_docs}
+    model.nonoccurrence_array = None  # only BM25L and BM25+ have one; bm25s's default is Lucene's BM25
+    model.vocab_dict = {vocab[i]: j for j, i in enumerate(used.tolist())}
+    model.vocab_dict.setdefault("", n_vocab)  # as bm25s.index adds it, for documents without a word
+    model.unique_token_ids_set = set(model.vocab_dict.values())
     return model
+
