@@ -58,3 +58,10 @@ def test_a_matrix_written_before_links_is_read_whole_and_linked(tmp_path: Path) 
     save_rows(two, "m", np.full((1, 8), 2, dtype=np.float32), one, np.array([*range(1, 8), -1]))
     assert np.array_equal(load_rows(two, "m"), np.vstack([old[1:], np.full((1, 8), 2)]))
     assert (two / "m.npy").stat().st_ino == (one / "m.npy").stat().st_ino
+
+
+def test_a_matrix_rewritten_in_its_own_folder_keeps_its_rows(tmp_path: Path) -> None:
+    one = generation(tmp_path, 1)
+    save_rows(one, "m", np.eye(4, dtype=np.float32))
+    save_rows(one, "m", np.full((1, 4), 3, dtype=np.float32), one, np.array([2, -1]))
+    assert np.array_equal(load_rows(one, "m"), np.vstack([np.eye(4)[2], np.full(4, 3)]))

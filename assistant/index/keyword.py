@@ -1,4 +1,6 @@
-"""Keyword (BM25) indexes over every chunk in the collection, rebuilt into each new generation.
+"""Keyword (BM25) indexes over every chunk in the collection, built into each new generation from the words
+kept per chunk (chunk_terms.py): an ingest tokenizes only the chunks it adds and carries the rest, with their
+corpus lines and vectors, from the generation before.
 
 bm25/            chunks (header + passage), llama-index's BM25Retriever, whose corpus holds each chunk's node
 bm25-sentences/  every sentence of every chunk, in chunk order, so a chunk can also be scored by its best
@@ -121,8 +123,8 @@ def build_keyword_index(index: IndexDir, target: Generation, previous: Generatio
         carried = carried_chunks(None, set())
         nodes, new_vectors = chunks_and_vectors(index)
     else:
-        nodes = list(added)
-        new_vectors = np.asarray([node.embedding for node in nodes], dtype=np.float32).reshape(len(nodes), -1)
+        nodes = list(added)  # none when the ingest only removed documents
+        new_vectors = np.asarray([node.embedding for node in nodes] or np.zeros((0, 0)), dtype=np.float32)
     ids = carried.ids + [node.node_id for node in nodes]
     if not ids:
         return 0

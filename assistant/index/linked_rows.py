@@ -60,7 +60,8 @@ def save_rows(folder: Path, name: str, fresh: np.ndarray, previous: Path | None 
     in_base = kept & (place < len(base))
     dead = len(base) - len(np.unique(place[in_base]))
     extra = int((~in_base).sum())
-    if dead * SLACK > len(base) or extra * SLACK > len(base):
+    in_place = previous.resolve() == folder.resolve()  # nothing to link to
+    if in_place or dead * SLACK > len(base) or extra * SLACK > len(base):
         _save_base(folder, name, _gathered(load_rows(previous, name, base.dtype), taken, fresh))
         return
     slot = np.cumsum(~in_base) - 1
