@@ -31,7 +31,11 @@ def test_the_bm25_index_from_ids_equals_bm25s_own() -> None:
     assert set(ours.vocab_dict) == set(theirs.vocab_dict)
 
 
+def rows_of(ragged: Ragged) -> list[list[int]]:
+    return [ragged.flat[a:b].tolist() for a, b in zip(ragged.at, ragged.at[1:])]
+
+
 def test_rows_are_taken_and_joined_in_order() -> None:
     rows = Ragged.of([[1, 2], [], [3], [4, 5, 6]], np.int32)
-    assert rows.take(np.array([3, 0, 1])).lists() == [[4, 5, 6], [1, 2], []]
-    assert Ragged.join([rows, Ragged.of([[7]], np.int32)]).lists() == [[1, 2], [], [3], [4, 5, 6], [7]]
+    assert rows_of(rows.take(np.array([3, 0, 1]))) == [[4, 5, 6], [1, 2], []]
+    assert rows_of(Ragged.join([rows, Ragged.of([[7]], np.int32)])) == [[1, 2], [], [3], [4, 5, 6], [7]]

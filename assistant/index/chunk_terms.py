@@ -55,9 +55,6 @@ class Ragged:
         lengths = self.at[rows + 1] - self.at[rows]
         return Ragged(self.flat[self.positions(rows)], np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
 
-    def lists(self) -> list[list[int]]:
-        return [row.tolist() for row in np.split(self.flat, self.at[1:-1])] if len(self) else []
-
     @staticmethod
     def join(parts: Sequence[Ragged]) -> Ragged:
         flat = np.concatenate([part.flat for part in parts])
