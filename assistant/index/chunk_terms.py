@@ -20,8 +20,8 @@ import numpy as np
 from llama_index.core.schema import BaseNode, MetadataMode
 
 from assistant.core.text import content_terms, normalized
-from assistant.index.store import unreadable
 from assistant.index.linked_rows import save_array
+from assistant.index.store import unreadable
 from assistant.index.vectors import text_key
 
 TERMS_FILE = "chunk_terms.npz"
