@@ -4,6 +4,7 @@
     python bench/scale.py --sizes 7585 --reuse       # finish or redo a size, keeping its index and figures
     python bench/scale.py --sizes 7585 --data squad --vectors-from DIR   # vectors of identical texts from DIR
     python bench/scale.py --sizes 2270 --adopt DIR   # measure DIR/index (over DIR/corpus), built elsewhere
+    python bench/scale.py --name scale-v2 ...        # sizes in $BENCH_CACHE/scale-v2-<size>, not scale-<size>
 
 Corpora come from the shipped benchmark data, one file per article, in $BENCH_CACHE/scale-<size>/: MultiHop-RAG's
 609 articles (one JSON file each, ~7.6k chunks), then SQuAD v1.1 dev's 2,067 paragraphs (one JSON file per SQuAD
@@ -63,10 +64,13 @@ ASK_STAGES = {("onnx_embedding.py", "encode"): "embed (ONNX)", ("hybrid.py", "qu
 INGEST_STAGES = {("documents.py", "load_corpus"): "read corpus", ("store.py", "docstore"): "docstore load",
                  ("ingest.py", "prepare"): "chunk changed files", ("embeddings.py", "load_embed_model"): "load models",
                  ("embeddings.py", "load_passage_model"): "load models", ("pipeline.py", "run"): "pipeline (embed, Chroma upsert)",
-                 ("store.py", "persist_docstore"): "docstore write", ("keyword.py", "all_chunks"): "read all chunks from Chroma",
-                 ("bm25/base.py", "from_defaults"): "BM25 over chunks (build)", ("bm25/base.py", "persist"): "BM25 over chunks (save)",
-                 ("keyword.py", "build_sentence_index"): "BM25 over sentences", ("vectors.py", "build"): "sentence vectors (hash, reuse, save)",
-                 ("keyword.py", "write_term_stats"): "term statistics"}
+                 ("store.py", "persist_docstore"): "docstore write", ("keyword.py", "chunks_and_vectors"): "read all chunks from Chroma",
+                 ("keyword.py", "carried_chunks"): "carry unchanged chunks from the last generation",
+                 ("chunk_terms.py", "analyse"): "tokenize new chunks (BM25 words, sentences, terms)",
+                 ("chunk_terms.py", "bm25_index"): "BM25 build from token ids (chunks + sentences)",
+                 ("bm25/base.py", "persist"): "BM25 over chunks (save)", ("keyword.py", "save_sentence_index"): "BM25 over sentences (build, save)",
+                 ("vectors.py", "build"): "sentence vectors (hash, reuse, save)", ("vectors.py", "save_chunk_vectors"): "chunk vectors save",
+                 ("chunk_terms.py", "save"): "chunk terms save", ("chunk_terms.py", "term_counts"): "term statistics"}
 EDIT = "\n\nThis article was updated after publication to correct a name."
 
 
@@ -191,7 +195,7 @@ class StoredVectors:
             vectors = dict(zip(got["ids"], got["embeddings"]))
             for node in all_chunks(index):
                 self.chunks[node.get_content(metadata_mode=MetadataMode.EMBED)] = list(map(float, vectors[node.node_id]))
-            if (known := SentenceVectors.load(source)) is not None:
+            if (known := SentenceVectors.load(index.current().folder)) is not None:
                 self.sentences.append(known)
         self.passage_model, self.model = load_passage_model(settings), load_embed_model(settings)
         self.misses = 0
@@ -297,7 +301,7 @@ def warm_worker(corpus: Path, index: Path, count: int) -> None:
         "retrieve_p50_ms": round(percentile(retrieve_ms, 50), 1), "retrieve_p95_ms": round(percentile(retrieve_ms, 95), 1),
         "ask_process_rss_mb": vm_hwm_mb(os.getpid()),
         # The two matrices a question is scored against, held in memory for the process's life:
-        "sentence_rows": len(bot.retriever.sentence_vectors),
+        "sentence_rows": len(bot.retriever.sentence_rows),
         "sentence_matrix_mb": round(bot.retriever.sentence_vectors.nbytes / 2**20, 1),
         "chunk_matrix_mb": round(bot.retriever.vectors.nbytes / 2**20, 1),
         "ask_stages_ms": stage_ms(pstats.Stats(profiler), ASK_STAGES, len(profiled)),
@@ -361,9 +365,8 @@ def adopt(folder: Path, built: Path) -> dict[str, Any]:
             "documents": manifest["documents"], "ingest_s": None, "adopted_from": str(built)}
 
 
-def measure(size: int, count: int, serve_count: int, reuse: bool, vectors_from: list[Path], data: list[str],
+def measure(folder: Path, size: int, count: int, serve_count: int, reuse: bool, vectors_from: list[Path], data: list[str],
             adopted: Path | None) -> dict[str, Any]:
-    folder = CACHE / f"scale-{size}"
     corpus, index, saved = folder / "corpus", folder / "index", folder / "result.json"
     result: dict[str, Any] = json.loads(saved.read_text()) if reuse and saved.exists() else {}
     if adopted and not (reuse and "chunks" in result):
@@ -511,6 +514,7 @@ def main() -> None:
     parser.add_argument("--data", default="multihop,squad", help="data sets each copy round takes, in order")
     parser.add_argument("--adopt", help="a folder with corpus/ and index/ built elsewhere: measure that index "
                         "(its ingest untimed) as the given size")
+    parser.add_argument("--name", default="scale", help="each size's folder is $BENCH_CACHE/<name>-<size>")
     parser.add_argument("--report-only", action="store_true", help="rebuild the report from the sizes' result.json")
     parser.add_argument("--warm-worker", nargs=3, metavar=("CORPUS", "INDEX", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -519,11 +523,11 @@ def main() -> None:
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.report_only:
-        rows = [json.loads((CACHE / f"scale-{size}" / "result.json").read_text()) for size in sizes]
+        rows = [json.loads((CACHE / f"{args.name}-{size}" / "result.json").read_text()) for size in sizes]
     else:
         sources = [Path(p) for p in args.vectors_from.split(",")] if args.vectors_from else []
         adopted = Path(args.adopt) if args.adopt else None
-        rows = [measure(size, args.questions, args.serve_questions, args.reuse, sources, args.data.split(","), adopted)
+        rows = [measure(CACHE / f"{args.name}-{size}", size, args.questions, args.serve_questions, args.reuse, sources, args.data.split(","), adopted)
                 for size in sizes]
     report(rows, "python bench/scale.py " + " ".join(sys.argv[1:]))
 

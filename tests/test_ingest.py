@@ -348,7 +348,7 @@ def test_sentence_vectors_are_precomputed_and_reused(corpus: Path, tmp_path: Pat
     import numpy as np
 
     from assistant.index.embeddings import load_embed_model
-    from assistant.index.vectors import SentenceVectors
+    from assistant.index.vectors import SentenceVectors, text_key
 
     settings = load_settings(corpus_dir=corpus, index_dir=tmp_path / "index")
     ingest(settings, progress=False)
@@ -370,7 +370,8 @@ def test_sentence_vectors_are_precomputed_and_reused(corpus: Path, tmp_path: Pat
 
     new = "A new closing paragraph about the port of Vladivostok."
     folder = index.current().folder
-    SentenceVectors.build(folder, [sentence, new], counting)
+    texts = {text_key(text): text for text in (sentence, new)}
+    SentenceVectors.build(folder, np.array(list(texts), dtype=np.uint64), texts, counting)
     assert embedded == [new]
     after = SentenceVectors.load(folder)
     assert after is not None and len(after.keys) == 2

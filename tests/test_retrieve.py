@@ -106,12 +106,12 @@ def test_every_sentence_has_its_precomputed_vector(bot: Assistant) -> None:
     retriever = bot.retriever
     assert retriever.sentence_vectors is not None
     starts = retriever.sentence_starts
-    assert len(starts) == len(retriever.nodes) and len(retriever.sentence_vectors) > starts[-1]
+    assert len(starts) == len(retriever.nodes) and len(retriever.sentence_rows) > starts[-1]
     # Row i is sentence i of the sentence index: the first sentence of the first chunk, embedded afresh.
     first = retriever.nodes[0].text
     a, b = sentence_spans(first)[0]
     fresh = bot._embed([first[a:b]])[0]
-    assert float(retriever.sentence_vectors[0] @ fresh) > 0.99
+    assert float(retriever.sentence_vectors[retriever.sentence_rows[0]] @ fresh) > 0.99
 
 
 def test_a_second_date_for_one_outlet_is_its_own_target() -> None:

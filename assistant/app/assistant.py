@@ -77,8 +77,9 @@ class Assistant:
             raise IndexStateError(f"the {self.index.describe()} is empty; add documents and run `assistant ingest`")
         try:
             # One cache for questions and sentences: the retriever's question vector is re-used when answering.
-            embed = EmbeddingCache(self._embed, SentenceVectors.load(generation.folder))
-            retriever = HybridRetriever(self.index, generation, embed, self.settings.retrieval)
+            known = SentenceVectors.load(generation.folder)
+            embed = EmbeddingCache(self._embed, known)
+            retriever = HybridRetriever(self.index, generation, embed, self.settings.retrieval, known=known)
             documents = dict(generation.docstore().docs)
             # What a question may call an article by: "the UK article", "the TechCrunch story".
             labels = {

@@ -31,7 +31,7 @@ from filelock import FileLock
 
 from assistant.core.config import Settings
 from assistant.core.errors import IndexStateError, IndexUnreachableError
-from assistant.index.store import CHUNK_ID_SEP, GENERATION, Generation, IndexDir
+from assistant.index.store import GENERATION, Generation, IndexDir, document_of
 from assistant.index.vectors import Embed, SentenceVectors, text_key
 
 PAGE = 5000
@@ -255,7 +255,7 @@ class ServerIndex(IndexDir):
     def pages(self, include: list[str], size: int = PAGE) -> Iterator[dict[str, Any]]:
         for page in super().pages(include, size):
             if self._left_out:
-                keep = [i for i, chunk_id in enumerate(page["ids"]) if chunk_id.rsplit(CHUNK_ID_SEP, 1)[0] not in self._left_out]
+                keep = [i for i, chunk_id in enumerate(page["ids"]) if document_of(chunk_id) not in self._left_out]
                 page = dict(page) | {key: [page[key][i] for i in keep] for key in ["ids", *include] if page.get(key) is not None}
             yield page
 

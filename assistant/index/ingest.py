@@ -32,7 +32,7 @@ from assistant.index.chroma_server import open_index
 from assistant.index.embeddings import embed_model_name, load_embed_model, load_passage_model
 from assistant.index.keyword import all_chunks, build_keyword_index, term_stats_current, write_term_stats
 from assistant.index.phases import reached
-from assistant.index.store import CHUNK_ID_SEP, BuildSettings, Generation, IndexDir
+from assistant.index.store import CHUNK_ID_SEP, BuildSettings, Generation, IndexDir, document_of
 from assistant.index.text_blocks import blocks
 from assistant.index.vectors import SentenceVectors, load_chunk_ids
 
@@ -284,7 +284,8 @@ def _sync(
     # A file that fails to load or to chunk now keeps the version indexed before: nothing indexed is lost.
     broken_paths = {problem.path for problem in loaded.problems}
     loaded_ids = {doc.id_ for doc in documents}
-    for old in docstore.docs.values():
+    # (Only then are the stored documents read: that takes seconds on a large corpus, and their hashes suffice.)
+    for old in docstore.docs.values() if broken_paths or failed else []:
         if (old.metadata.get("path") in broken_paths or old.id_ in failed) and old.id_ not in loaded_ids:
             documents.append(old)
             report.kept.append(old.id_)
@@ -292,7 +293,8 @@ def _sync(
         reasons = "; ".join(map(str, loaded.problems[:3])) or "the folder has no supported files"
         raise CorpusError(f"nothing usable in {settings.corpus_dir} ({reasons}); add {' '.join(sorted(SUPPORTED_SUFFIXES))} files")
 
-    before = {doc_id: docstore.get_document_hash(doc_id) for doc_id in docstore.docs}
+    # One hash per document: a document's metadata holds its id, so no two share a hash.
+    before = {doc_id: doc_hash for doc_hash, doc_id in docstore.get_all_document_hashes().items()}
     changing = set(before) - {doc.id_ for doc in documents}  # removed
     for doc in documents:
         old_hash = before.get(doc.id_)
@@ -337,10 +339,10 @@ def _sync(
             docstore_strategy=DocstoreStrategy.UPSERTS_AND_DELETE,
             disable_cache=True,
         )
-        pipeline.run(documents=documents, show_progress=show)
+        added = pipeline.run(documents=documents, show_progress=show)
         target.persist_docstore(docstore)
         reached("chroma")
-        report.chunks = build_keyword_index(index, target, current, embed)
+        report.chunks = build_keyword_index(index, target, current, embed, added, changing | redone)
         reached("generation")
         index.write_manifest(build, generation=target.number, documents=len(documents), chunks=report.chunks,
                              embed_backend=settings.embed_backend, sentence_vectors=settings.sentence_vectors)
@@ -361,7 +363,7 @@ def _undo_interrupted(index: IndexDir, current: Generation | None, docstore: Any
     saved = load_chunk_ids(current.folder) if current else None
     if saved is not None:
         stored = index.collection().get(include=[])["ids"]
-        redo |= {chunk_id.rsplit(CHUNK_ID_SEP, 1)[0] for chunk_id in set(stored) ^ set(saved)}
+        redo |= {document_of(chunk_id) for chunk_id in set(stored) ^ set(saved)}
     if redo:
         store = index.vector_store()
         for doc_id in sorted(redo):

@@ -53,6 +53,12 @@ LEGACY_PARTS = (DOCSTORE, BM25_DIR, "bm25-sentences", "sentence_vectors.npy", "s
 BUILD_KEYS = ("format_version", "embed_model", "chunk_size", "chunk_overlap", "tokenizer")
 
 
+
+def document_of(chunk_id: str) -> str:
+    """The document a chunk id names: "a.txt::3" -> "a.txt"."""
+    return chunk_id.rsplit(CHUNK_ID_SEP, 1)[0]
+
+
 @dataclass(frozen=True)
 class BuildSettings:
     embed_model: str

@@ -1,13 +1,14 @@
 """Sentence vectors: every sentence of every chunk is embedded at ingest, so a warm `ask` embeds only the
 question. Rows are keyed by a hash of the sentence text; a re-ingest embeds only sentences it has not seen.
 
-    gen-N/sentence_vectors.npy   float16 unit vectors, one row per distinct sentence
+    gen-N/sentence_vectors*.npy  float16 unit vectors, one row per distinct sentence (linked_rows.py: the
+                                 rows an earlier generation wrote are hard-linked, not copied)
     gen-N/sentence_keys.npy      uint64 hash of each row's text
 
 Chunk vectors: a copy of every chunk's vector from Chroma, in a generation's keyword-index order, so that
 reading an index never opens Chroma (it may be mid-update, on a read-only mount, or busy in another process).
 
-    gen-N/chunk_vectors.npy      float32, as Chroma holds them
+    gen-N/chunk_vectors*.npy     float32, as Chroma holds them (linked_rows.py, as the sentence vectors)
     gen-N/chunk_ids.json         the chunk id of each row
 """
 
@@ -16,16 +17,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from assistant.core.errors import IndexStateError
+from assistant.index.linked_rows import load_rows, save_array, save_rows
 from assistant.index.store import unreadable
 
-VECTORS = "sentence_vectors.npy"
+VECTORS = "sentence_vectors"  # linked_rows.py: .npy, .added.npy, .rows.npy
 KEYS = "sentence_keys.npy"
-CHUNK_VECTORS = "chunk_vectors.npy"
+CHUNK_VECTORS = "chunk_vectors"
 CHUNK_IDS = "chunk_ids.json"
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> unit-length float32 rows
@@ -45,11 +48,11 @@ class SentenceVectors:
 
     def get(self, text: str) -> np.ndarray | None:
         i = self.row.get(text_key(text))
-        return None if i is None else self.vectors[i].astype(np.float32)
+        return None if i is None else self.vectors[i].copy()
 
     @staticmethod
     def present(folder: Path) -> bool:
-        return (folder / VECTORS).is_file() and (folder / KEYS).is_file()
+        return (folder / f"{VECTORS}.npy").is_file() and (folder / KEYS).is_file()
 
     @classmethod
     def load(cls, folder: Path) -> SentenceVectors | None:
@@ -57,34 +60,51 @@ class SentenceVectors:
         if not SentenceVectors.present(folder):
             return None
         try:
-            return cls(np.load(folder / KEYS), np.load(folder / VECTORS))
+            # Stored as float16 (half the disk); held as float32, the type they are scored in (one copy).
+            return cls(np.load(folder / KEYS), load_rows(folder, VECTORS, np.float32))
         except (OSError, ValueError) as exc:
             raise unreadable("sentence vectors", folder, exc) from None
 
     @classmethod
-    def build(cls, folder: Path, sentences: Iterable[str], embed: Embed, previous_folder: Path | None = None) -> None:
-        """Embed the distinct sentences, re-using the rows saved in `previous_folder` (default: `folder`), and
-        save them in `folder`."""
-        previous = cls.load(previous_folder or folder)
-        texts = list(dict.fromkeys(sentences))
-        keys = np.fromiter((text_key(t) for t in texts), dtype=np.uint64, count=len(texts))
-        old_rows = [previous.row.get(int(k), -1) if previous else -1 for k in keys]
-        kept = [i for i, row in enumerate(old_rows) if row >= 0]
+    def build(cls, folder: Path, keys: np.ndarray, texts: dict[int, str], embed: Embed,
+              previous_folder: Path | None = None) -> None:
+        """Save a vector for each distinct sentence key (`keys` may repeat; the first use orders them) in
+        `folder`: the rows saved in `previous_folder` (default: `folder`) where it has them, else embedded from
+        `texts`, which must hold every sentence the previous rows lack."""
+        source = previous_folder or folder
+        known = np.load(source / KEYS) if cls.present(source) else np.zeros(0, dtype=np.uint64)
+        unique, first = np.unique(np.asarray(keys, dtype=np.uint64), return_index=True)
+        keys = unique[np.argsort(first, kind="stable")]
+        old_rows = key_rows(known, keys)
+        unknown = [int(key) for key in keys[old_rows < 0]]
+        if any(key not in texts for key in unknown):
+            raise IndexStateError(f"the sentence vectors in {source} lack sentences of chunks this ingest kept; "
+                                  "run `assistant ingest --rebuild`")
         # Shortest first: each model batch pads to its longest text, so similar lengths batch cheaply.
-        missing = sorted((i for i, row in enumerate(old_rows) if row < 0), key=lambda i: len(texts[i]))
-        fresh = embed([texts[i] for i in missing]) if missing else None
-        width = fresh.shape[1] if fresh is not None else previous.vectors.shape[1] if previous else 0
-        vectors = np.zeros((len(texts), width), dtype=np.float16)
-        if fresh is not None:
-            vectors[missing] = fresh
-        if kept and previous is not None:
-            vectors[kept] = previous.vectors[[old_rows[i] for i in kept]]
-        _save(folder / KEYS, keys)
-        _save(folder / VECTORS, vectors)
+        missing = sorted(np.flatnonzero(old_rows < 0).tolist(), key=lambda i: len(texts[int(keys[i])]))
+        fresh = np.asarray(embed([texts[int(keys[i])] for i in missing]) if missing else np.zeros((0, 0)), dtype=np.float16)
+        save_array(folder / KEYS, keys)
+        # save_rows takes the new rows in matrix order
+        save_rows(folder, VECTORS, fresh[np.argsort(missing)], source if len(known) else None, old_rows)
+
+    def rows_of(self, keys: np.ndarray) -> np.ndarray:
+        return key_rows(self.keys, keys)
 
 
-def save_chunk_vectors(folder: Path, ids: list[str], vectors: np.ndarray) -> None:
-    _save(folder / CHUNK_VECTORS, np.asarray(vectors, dtype=np.float32))
+def key_rows(known: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """The row of each of `keys` in `known`, -1 where it is not."""
+    if not len(known):
+        return np.full(len(keys), -1, dtype=np.int64)
+    order = np.argsort(known)
+    at = np.minimum(np.searchsorted(known, keys, sorter=order), len(order) - 1)
+    return np.where(known[order[at]] == keys, order[at], -1)
+
+
+def save_chunk_vectors(folder: Path, ids: list[str], fresh: np.ndarray, previous: Path | None = None,
+                       taken: np.ndarray | None = None) -> None:
+    """The chunks' vectors: row i is row taken[i] of `previous`'s, or where that is -1 the next of `fresh`
+    (linked_rows.save_rows)."""
+    save_rows(folder, CHUNK_VECTORS, np.asarray(fresh, dtype=np.float32), previous, taken)
     (folder / CHUNK_IDS).write_text(json.dumps(ids), encoding="utf-8")
 
 
@@ -104,17 +124,9 @@ def load_chunk_vectors(folder: Path) -> tuple[list[str], np.ndarray] | None:
     if ids is None:
         return None
     try:
-        return ids, np.load(folder / CHUNK_VECTORS)
+        return ids, load_rows(folder, CHUNK_VECTORS, np.float32)
     except (OSError, ValueError) as exc:
-        raise unreadable("chunk vectors", folder / CHUNK_VECTORS, exc) from None
-
-
-def _save(path: Path, array: np.ndarray) -> None:
-    """Write then rename, so a reader never sees half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as f:
-        np.save(f, array)
-    tmp.replace(path)
+        raise unreadable("chunk vectors", folder / f"{CHUNK_VECTORS}.npy", exc) from None
 
 
 class EmbeddingCache:

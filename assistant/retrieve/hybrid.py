@@ -22,6 +22,7 @@ from assistant.core.errors import IndexStateError
 from assistant.core.text import normalized
 from assistant.core.tuning import RetrievalTuning
 from assistant.core.types import Passage
+from assistant.index.chunk_terms import load_sentence_keys
 from assistant.index.keyword import chunk_sentences, load_keyword_index, load_sentence_index
 from assistant.index.store import Generation, IndexDir
 from assistant.index.vectors import Embed, SentenceVectors, load_chunk_vectors
@@ -86,6 +87,7 @@ class HybridRetriever:
         embed: Embed,
         tuning: RetrievalTuning,
         reranker: Reranker | None = None,
+        known: SentenceVectors | None = None,
     ) -> None:
         self.embed = embed
         self.tuning = tuning
@@ -97,22 +99,31 @@ class HybridRetriever:
         self.nodes = [metadata_dict_to_node(item) for item in keyword.corpus]
         for node, item in zip(self.nodes, keyword.corpus):
             node.id_ = item["node_id"]
+        self.bm25.corpus = keyword.corpus = None  # the nodes above hold it; the raw entries would double it
         self.doc_ids = [doc_id_of(node) for node in self.nodes]
         self.sources = np.array([str(n.metadata.get("source", "")) for n in self.nodes])
         self.dates = np.array([str(n.metadata.get("date", "")) for n in self.nodes])
         self.outlets = OutletMatcher({s for s in self.sources if s}, set(zip(self.sources.tolist(), self.dates.tolist())))
         self.sentence_bm25, self.sentence_starts = load_sentence_index(generation)
         self.vectors = self._vectors(index, generation)
-        self.sentence_vectors = self._sentence_vectors(generation)
+        self.sentence_vectors, self.sentence_rows = self._sentence_vectors(generation, known)
         self.chunk_index = self._chunk_index()
 
-    def _sentence_vectors(self, generation: Generation) -> np.ndarray:
-        """Every sentence's vector in sentence-index order (the ingest stored them; the embed cache finds them
-        by text)."""
+    def _sentence_vectors(self, generation: Generation, known: SentenceVectors | None) -> tuple[np.ndarray, np.ndarray]:
+        """The vectors of the distinct sentences, and the row of each sentence in sentence-index order: a
+        sentence that two chunks share (their overlap) is held and scored once. `known` (the embed cache's, so
+        memory holds them once) or the stored ones, found by the sentence keys the ingest kept; for an index
+        without them, every sentence is looked up by its text."""
         if not SentenceVectors.present(generation.folder):
             raise IndexStateError(f"the index at {generation.folder} has no sentence vectors; run `assistant ingest`")
+        keys = load_sentence_keys(generation.folder)
+        known = known or SentenceVectors.load(generation.folder)
+        if keys is not None and known is not None:
+            rows = known.rows_of(keys)
+            if len(rows) == int(self.sentence_bm25.scores["num_docs"]) and (rows >= 0).all():
+                return known.vectors, rows
         texts = [sentence for node in self.nodes for sentence in chunk_sentences(node.text)]
-        return np.ascontiguousarray(self.embed(texts), dtype=np.float32)
+        return np.ascontiguousarray(self.embed(texts), dtype=np.float32), np.arange(len(texts))
 
     def _vectors(self, index: IndexDir, generation: Generation) -> np.ndarray:
         """Every chunk's unit vector, in keyword-index order (dense scores are one matmul): saved with the
@@ -161,7 +172,7 @@ class HybridRetriever:
 
     def sentence_keyword(self, tokens: list[str]) -> np.ndarray:
         """BM25 of every sentence for the tokens."""
-        return self.sentence_bm25.get_scores(tokens) if tokens else np.zeros(len(self.sentence_vectors), dtype=np.float32)
+        return self.sentence_bm25.get_scores(tokens) if tokens else np.zeros(len(self.sentence_rows), dtype=np.float32)
 
     def question_scores(self, question: str, clauses: list[str]) -> QuestionScores:
         """BM25 is a sum over the question's tokens, so one pass per token gives both the chunk's BM25 and
@@ -174,7 +185,7 @@ class HybridRetriever:
         total = sum(idf.values())
         coverage = sum((idf[t] * (per_token[t] > 0) for t in idf), np.zeros(n)) / total if total else np.zeros(n)
         vectors = self.embed([question, *clauses])
-        sentence_cosines = self.sentence_vectors @ vectors.T
+        sentence_cosines = (self.sentence_vectors @ vectors.T)[self.sentence_rows]
         clause, clause_bm25, clause_cosine = [], [], []
         for j, text in enumerate(clauses, 1):
             keyword = self.sentence_keyword(self.tokens(text))
