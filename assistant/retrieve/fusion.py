@@ -50,6 +50,8 @@ def top(scores: np.ndarray, n: int, within: np.ndarray | None = None) -> list[in
     """Positions of the n best finite scores, best first (ties in chunk order); with `within` (ascending
     positions), among those only."""
     values = scores if within is None else scores[within]
+    if n <= 0:
+        return []
     if n < len(values):  # every score at least the n-th best, in chunk order, then a stable sort of those few
         kept = np.flatnonzero(values >= -np.partition(-values, n - 1)[n - 1])
         order = kept[np.argsort(-values[kept], kind="stable")[:n]]

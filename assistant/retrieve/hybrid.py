@@ -101,6 +101,9 @@ class HybridRetriever:
             node.id_ = item["node_id"]
         self.bm25.corpus = keyword.corpus = None  # the nodes above hold it; the raw entries would double it
         self.doc_ids = [doc_id_of(node) for node in self.nodes]
+        self.doc_names, self.doc_codes = np.unique(np.array(self.doc_ids), return_inverse=True)
+        self.starts = np.array([int(node.metadata["start"]) for node in self.nodes], dtype=np.int64)
+        self.ends = np.array([int(node.metadata["end"]) for node in self.nodes], dtype=np.int64)
         sources = [str(n.metadata.get("source", "")) for n in self.nodes]
         dates = [str(n.metadata.get("date", "")) for n in self.nodes]
         self.outlets = OutletMatcher({s for s in sources if s}, set(zip(sources, dates)))
@@ -155,7 +158,7 @@ class HybridRetriever:
     def _chunk_index(self) -> np.ndarray:
         """Each chunk's position in its document (0 = the first)."""
         docs = self.doc_ids
-        order = sorted(range(len(self.nodes)), key=lambda i: (docs[i], int(self.nodes[i].metadata["start"])))
+        order = sorted(range(len(self.nodes)), key=lambda i: (docs[i], self.starts[i]))
         index = np.zeros(len(self.nodes), dtype=np.int64)
         for previous, current in zip(order, order[1:]):
             if docs[previous] == docs[current]:
@@ -213,6 +216,10 @@ class HybridRetriever:
         """The codes of those of `wanted` among `names` (sorted, as np.unique gives them)."""
         found = [(int(np.searchsorted(names, name)), name) for name in wanted]
         return [code for code, name in found if code < len(names) and names[code] == name]
+
+    def document_mask(self, doc_ids: Iterable[str]) -> np.ndarray:
+        """The chunks of any of these documents."""
+        return np.isin(self.doc_codes, self._codes(self.doc_names, doc_ids))
 
     def source_mask(self, sources: frozenset[str]) -> np.ndarray:
         """The chunks of any of these outlets."""
@@ -322,7 +329,7 @@ class HybridRetriever:
     def retrieve_within(self, query: str, doc_id: str, k: int) -> list[Passage]:
         """The k chunks of one document that best match `query`, by stage 1's fusion within it (a question about
         "the UK article" is about nothing else)."""
-        mask = np.array([doc == doc_id for doc in self.doc_ids])
+        mask = self.document_mask([doc_id])
         clauses = question_clauses(query, self.tuning.question_clause_terms)
         fused = rrf(self.question_scores(query, clauses).rankings(), self.tuning.rrf_k, mask)
         return [to_passage(self.nodes[i], fused[i]) for i in top(fused, min(k, int(mask.sum())))]
@@ -333,12 +340,12 @@ class HybridRetriever:
         docs = self.doc_ids
         held: set[tuple[str, int]] = set()
         for doc_id, start, end in spans:
-            for i, node in enumerate(self.nodes):
-                if docs[i] == doc_id and int(node.metadata["start"]) < end and start < int(node.metadata["end"]):
-                    held |= {(doc_id, int(self.chunk_index[i]) + step) for step in (-1, 0, 1)}
+            for i in np.flatnonzero(self.document_mask([doc_id]) & (self.starts < end) & (start < self.ends)):
+                held |= {(doc_id, int(self.chunk_index[i]) + step) for step in (-1, 0, 1)}
         if not held:
             return []
-        chosen = [i for i in range(len(self.nodes)) if (docs[i], int(self.chunk_index[i])) in held]
+        their = np.flatnonzero(self.document_mask({doc for doc, _ in held})).tolist()
+        chosen = [i for i in their if (docs[i], int(self.chunk_index[i])) in held]
         return [to_passage(self.nodes[i], 0.0) for i in sorted(chosen, key=lambda i: (docs[i], self.chunk_index[i]))]
 
     def openings(self, max_documents: int) -> list[Passage] | None:
