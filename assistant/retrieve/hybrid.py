@@ -101,15 +101,15 @@ class HybridRetriever:
             node.id_ = item["node_id"]
         self.bm25.corpus = keyword.corpus = None  # the nodes above hold it; the raw entries would double it
         self.doc_ids = [doc_id_of(node) for node in self.nodes]
-        self.doc_names, self.doc_codes = np.unique(np.array(self.doc_ids), return_inverse=True)
+        self.doc_names, self.doc_codes = np.unique(np.array(self.doc_ids, dtype=str), return_inverse=True)
         self.starts = np.array([int(node.metadata["start"]) for node in self.nodes], dtype=np.int64)
         self.ends = np.array([int(node.metadata["end"]) for node in self.nodes], dtype=np.int64)
         sources = [str(n.metadata.get("source", "")) for n in self.nodes]
         dates = [str(n.metadata.get("date", "")) for n in self.nodes]
         self.outlets = OutletMatcher({s for s in sources if s}, set(zip(sources, dates)))
         # Each chunk's outlet and date as a code: a question's masks compare integers, not strings.
-        self.source_names, self.source_codes = np.unique(np.array(sources), return_inverse=True)
-        self.date_names, self.date_codes = np.unique(np.array(dates), return_inverse=True)
+        self.source_names, self.source_codes = np.unique(np.array(sources, dtype=str), return_inverse=True)
+        self.date_names, self.date_codes = np.unique(np.array(dates, dtype=str), return_inverse=True)
         self.sentence_bm25, self.sentence_starts = load_sentence_index(generation)
         self.vectors = self._vectors(index, generation)
         self.sentence_vectors, self.sentence_rows = self._sentence_vectors(generation, known)
