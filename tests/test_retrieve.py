@@ -14,7 +14,7 @@ from assistant.core.config import load_settings
 from assistant.core.errors import ConfigError
 from assistant.core.text import sentence_spans
 from assistant.index.ingest import ingest
-from assistant.retrieve.fusion import rrf
+from assistant.retrieve.fusion import rank_at, rank_of, rrf, top
 from assistant.retrieve.rerank import FEATURES, MODEL_FILE, Reranker
 from assistant.retrieve.targets import OutletMatcher
 
@@ -157,3 +157,22 @@ def test_unusable_reranker_weights_are_a_one_line_error(tmp_path: Path, content:
     with pytest.raises(ConfigError, match=r"reranker weights .* are unusable .*; reinstall") as error:
         Reranker.load(path)
     assert "\n" not in str(error.value)
+
+
+def test_partial_rankings_agree_with_full_sorts() -> None:
+    """The shortcuts (ranks of a few chunks, the best n by partition, an outlet ranked alone) give what
+    sorting every chunk gives, ties included (many chunks share BM25 0)."""
+    rng = np.random.default_rng(25)
+    for _ in range(50):
+        scores = np.where(rng.random(300) < 0.5, rng.integers(0, 6, size=300), rng.random(300))  # half of them tied
+        positions = rng.choice(300, size=20, replace=False)
+        assert np.array_equal(rank_at(scores, positions), rank_of(scores)[positions])
+        mask = rng.random(300) < 0.2
+        masked = np.where(mask, scores, -np.inf)
+        for n in (1, 7, 60, 400):
+            assert top(scores, n) == [int(i) for i in np.argsort(-scores, kind="stable")[:n]]
+            assert top(scores, n, np.flatnonzero(mask)) == [int(i) for i in np.argsort(-masked, kind="stable")[:n] if mask[i]]
+        expected = np.zeros(300)
+        for ranking in (scores, -scores):
+            expected += 1.0 / (60 + rank_of(np.where(mask, ranking, -np.inf)))
+        assert np.array_equal(rrf([scores, -scores], 60, mask), np.where(mask, expected, -np.inf))

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from assistant.answer.base import Answerer, Scope
 from assistant.answer.extractive import ExtractiveAnswerer
@@ -38,6 +39,10 @@ class Assistant:
     """Question answering over one corpus and its index. Thread-safe for concurrent `ask` calls."""
 
     def __init__(self, settings: Settings) -> None:
+        # numpy's BLAS on one thread in a process that answers questions: its second thread spins while it
+        # waits, so on a shared machine a warm ask took about twice the CPU and the wall time with it
+        # (bench/warm_compare.py; README, Scale). The limit holds for the rest of the process.
+        threadpool_limits(1, user_api="blas")
         self.settings = settings
         self.index = open_index(settings)
         self._lock = threading.RLock()

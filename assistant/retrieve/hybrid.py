@@ -26,7 +26,7 @@ from assistant.index.chunk_terms import load_sentence_keys
 from assistant.index.keyword import chunk_sentences, load_keyword_index, load_sentence_index
 from assistant.index.store import Generation, IndexDir
 from assistant.index.vectors import Embed, SentenceVectors, load_chunk_vectors
-from assistant.retrieve.fusion import rank_of, rrf, top
+from assistant.retrieve.fusion import rank_at, rrf, top
 from assistant.retrieve.rerank import FEATURES, MAX_CHUNK_INDEX, NO_TARGET_RANK, Reranker
 from assistant.retrieve.targets import OutletMatcher, Target, clause_targets, question_clauses
 
@@ -101,9 +101,15 @@ class HybridRetriever:
             node.id_ = item["node_id"]
         self.bm25.corpus = keyword.corpus = None  # the nodes above hold it; the raw entries would double it
         self.doc_ids = [doc_id_of(node) for node in self.nodes]
-        self.sources = np.array([str(n.metadata.get("source", "")) for n in self.nodes])
-        self.dates = np.array([str(n.metadata.get("date", "")) for n in self.nodes])
-        self.outlets = OutletMatcher({s for s in self.sources if s}, set(zip(self.sources.tolist(), self.dates.tolist())))
+        self.doc_names, self.doc_codes = np.unique(np.array(self.doc_ids, dtype=str), return_inverse=True)
+        self.starts = np.array([int(node.metadata["start"]) for node in self.nodes], dtype=np.int64)
+        self.ends = np.array([int(node.metadata["end"]) for node in self.nodes], dtype=np.int64)
+        sources = [str(n.metadata.get("source", "")) for n in self.nodes]
+        dates = [str(n.metadata.get("date", "")) for n in self.nodes]
+        self.outlets = OutletMatcher({s for s in sources if s}, set(zip(sources, dates)))
+        # Each chunk's outlet and date as a code: a question's masks compare integers, not strings.
+        self.source_names, self.source_codes = np.unique(np.array(sources, dtype=str), return_inverse=True)
+        self.date_names, self.date_codes = np.unique(np.array(dates, dtype=str), return_inverse=True)
         self.sentence_bm25, self.sentence_starts = load_sentence_index(generation)
         self.vectors = self._vectors(index, generation)
         self.sentence_vectors, self.sentence_rows = self._sentence_vectors(generation, known)
@@ -152,7 +158,7 @@ class HybridRetriever:
     def _chunk_index(self) -> np.ndarray:
         """Each chunk's position in its document (0 = the first)."""
         docs = self.doc_ids
-        order = sorted(range(len(self.nodes)), key=lambda i: (docs[i], int(self.nodes[i].metadata["start"])))
+        order = sorted(range(len(self.nodes)), key=lambda i: (docs[i], self.starts[i]))
         index = np.zeros(len(self.nodes), dtype=np.int64)
         for previous, current in zip(order, order[1:]):
             if docs[previous] == docs[current]:
@@ -185,34 +191,46 @@ class HybridRetriever:
         total = sum(idf.values())
         coverage = sum((idf[t] * (per_token[t] > 0) for t in idf), np.zeros(n)) / total if total else np.zeros(n)
         vectors = self.embed([question, *clauses])
-        sentence_cosines = (self.sentence_vectors @ vectors.T)[self.sentence_rows]
+        # One row per text (question, clauses), each contiguous over the sentences, for `best_sentence`.
+        sentence_cosines = (self.sentence_vectors @ vectors.T).T[:, self.sentence_rows]
         clause, clause_bm25, clause_cosine = [], [], []
         for j, text in enumerate(clauses, 1):
             keyword = self.sentence_keyword(self.tokens(text))
             keyword = keyword / keyword.max() if keyword.max() > 0 else keyword
-            clause.append(self.best_sentence(keyword + sentence_cosines[:, j]))
+            clause.append(self.best_sentence(keyword + sentence_cosines[j]))
             clause_bm25.append(self.best_sentence(keyword))
-            clause_cosine.append(self.best_sentence(sentence_cosines[:, j]))
+            clause_cosine.append(self.best_sentence(sentence_cosines[j]))
         return QuestionScores(
             bm25=bm25,
             bm25_sentence=self.best_sentence(self.sentence_keyword(tokens)),
             cosine=self.vectors @ vectors[0],
-            cosine_sentence=self.best_sentence(sentence_cosines[:, 0]),
+            cosine_sentence=self.best_sentence(sentence_cosines[0]),
             coverage=coverage,
             clause=np.stack(clause),
             clause_bm25=np.stack(clause_bm25),
             clause_cosine=np.stack(clause_cosine),
         )
 
+    @staticmethod
+    def _codes(names: np.ndarray, wanted: Iterable[str]) -> list[int]:
+        """The codes of those of `wanted` among `names` (sorted, as np.unique gives them)."""
+        found = [(int(np.searchsorted(names, name)), name) for name in wanted]
+        return [code for code, name in found if code < len(names) and names[code] == name]
+
+    def document_mask(self, doc_ids: Iterable[str]) -> np.ndarray:
+        """The chunks of any of these documents."""
+        return np.isin(self.doc_codes, self._codes(self.doc_names, doc_ids))
+
     def source_mask(self, sources: frozenset[str]) -> np.ndarray:
         """The chunks of any of these outlets."""
-        return np.isin(self.sources, list(sources))
+        return np.isin(self.source_codes, self._codes(self.source_names, sources))
 
     def outlet_mask(self, target: Target) -> np.ndarray:
         """The target's chunks: its outlet's, on its date when it names one the outlet published on."""
         mask = self.source_mask(target.sources)
-        if target.date:
-            on_date = mask & (self.dates == target.date)
+        date = self._codes(self.date_names, [target.date]) if target.date else []
+        if date:
+            on_date = mask & (self.date_codes == date[0])
             if on_date.any():  # a date the outlet never published on is ignored, not an empty result
                 mask = on_date
         return mask
@@ -239,14 +257,15 @@ class HybridRetriever:
         outlets = {target.sources: self.source_mask(target.sources) for target, _ in targets}
         candidates, per_clause = self.tuning.candidates, self.tuning.clause_candidates
         chosen = dict.fromkeys(top(fused, max(candidates, k)))
-        for _, ranking in targets:
-            chosen.update(dict.fromkeys(top(ranking, candidates)))
+        target_tops = [top(ranking, candidates) for _, ranking in targets]
+        for best in target_tops:
+            chosen.update(dict.fromkeys(best))
         for clause in scores.clause:
             chosen.update(dict.fromkeys(top(clause, per_clause)))
         for mask in outlets.values():
-            chosen.update(dict.fromkeys(top(np.where(mask, scores.best_clause, -np.inf), per_clause)))
+            chosen.update(dict.fromkeys(top(scores.best_clause, per_clause, np.flatnonzero(mask))))
         positions = np.fromiter(chosen, dtype=np.int64, count=len(chosen))
-        return positions, self.features(positions, scores, fused, targets, outlets)
+        return positions, self.features(positions, scores, fused, targets, target_tops, outlets)
 
     def features(
         self,
@@ -254,23 +273,29 @@ class HybridRetriever:
         scores: QuestionScores,
         fused: np.ndarray,
         targets: list[tuple[Target, np.ndarray]],
+        target_tops: list[list[int]],
         outlets: dict[frozenset[str], np.ndarray],
     ) -> np.ndarray:
+        """`target_tops`: each target's best `tuning.candidates` chunks, best first (a chunk's target rank)."""
         def relative(values: np.ndarray) -> np.ndarray:
             best = values.max()
             return values[positions] / best if best > 0 else np.zeros(len(positions))
 
         # A chunk's rank for its best clause: among its named outlet's chunks, else among all.
-        clause_rank = np.stack([rank_of(c) for c in scores.clause])[:, positions].min(axis=0)
+        clause_rank = np.stack([rank_at(c, positions) for c in scores.clause]).min(axis=0)
         for mask in outlets.values():
-            within = np.stack([rank_of(np.where(mask, c, -np.inf)) for c in scores.clause])[:, positions].min(axis=0)
-            clause_rank = np.where(mask[positions], within, clause_rank)
+            inside = mask[positions]
+            if inside.any():  # ranked among the outlet's chunks alone: a candidate's place among them
+                chunks = np.flatnonzero(mask)
+                places = np.searchsorted(chunks, positions[inside])
+                clause_rank[inside] = np.stack([rank_at(c[chunks], places) for c in scores.clause]).min(axis=0)
         target_rank = np.full(len(positions), NO_TARGET_RANK)
         dated = np.zeros(len(positions))
-        for target, ranking in targets:
-            ranks = rank_of(ranking)[positions]
-            ranked = np.isfinite(ranking[positions]) & (ranks < self.tuning.candidates)
-            target_rank = np.where(ranked, np.minimum(target_rank, ranks), target_rank)
+        place = {position: i for i, position in enumerate(positions.tolist())}
+        for (target, _), best in zip(targets, target_tops):
+            for rank, position in enumerate(best):
+                if position in place:
+                    target_rank[place[position]] = min(target_rank[place[position]], rank)
             if target.date:
                 dated[outlets[target.sources][positions]] = 1.0
         columns = {
@@ -281,9 +306,9 @@ class HybridRetriever:
             "rrf": fused[positions] * self.tuning.rrf_k,
             "coverage": scores.coverage[positions],
             "clause": scores.best_clause[positions],
-            "clause_bm25": scores.clause_bm25.max(axis=0)[positions],
-            "clause_cosine": scores.clause_cosine.max(axis=0)[positions],
-            "clause_mean": scores.clause.mean(axis=0)[positions],
+            "clause_bm25": scores.clause_bm25[:, positions].max(axis=0),
+            "clause_cosine": scores.clause_cosine[:, positions].max(axis=0),
+            "clause_mean": scores.clause[:, positions].mean(axis=0),
             "clause_rank": np.log1p(clause_rank),
             "target_rank": np.log1p(target_rank),
             "dated_target": dated,
@@ -304,7 +329,7 @@ class HybridRetriever:
     def retrieve_within(self, query: str, doc_id: str, k: int) -> list[Passage]:
         """The k chunks of one document that best match `query`, by stage 1's fusion within it (a question about
         "the UK article" is about nothing else)."""
-        mask = np.array([doc == doc_id for doc in self.doc_ids])
+        mask = self.document_mask([doc_id])
         clauses = question_clauses(query, self.tuning.question_clause_terms)
         fused = rrf(self.question_scores(query, clauses).rankings(), self.tuning.rrf_k, mask)
         return [to_passage(self.nodes[i], fused[i]) for i in top(fused, min(k, int(mask.sum())))]
@@ -315,12 +340,12 @@ class HybridRetriever:
         docs = self.doc_ids
         held: set[tuple[str, int]] = set()
         for doc_id, start, end in spans:
-            for i, node in enumerate(self.nodes):
-                if docs[i] == doc_id and int(node.metadata["start"]) < end and start < int(node.metadata["end"]):
-                    held |= {(doc_id, int(self.chunk_index[i]) + step) for step in (-1, 0, 1)}
+            for i in np.flatnonzero(self.document_mask([doc_id]) & (self.starts < end) & (start < self.ends)):
+                held |= {(doc_id, int(self.chunk_index[i]) + step) for step in (-1, 0, 1)}
         if not held:
             return []
-        chosen = [i for i in range(len(self.nodes)) if (docs[i], int(self.chunk_index[i])) in held]
+        their = np.flatnonzero(self.document_mask({doc for doc, _ in held})).tolist()
+        chosen = [i for i in their if (docs[i], int(self.chunk_index[i])) in held]
         return [to_passage(self.nodes[i], 0.0) for i in sorted(chosen, key=lambda i: (docs[i], self.chunk_index[i]))]
 
     def openings(self, max_documents: int) -> list[Passage] | None:
